@@ -31,8 +31,12 @@ export interface BulkSpec {
   verb: string
   /** The privileges the operation needs on the selected VMs. */
   requirements: (vms: VmResource[]) => Requirement[]
+  /** Reads what the plan needs (e.g. each VM's snapshots) before skip/detail are asked. */
+  prepare?: (vms: VmResource[]) => Promise<void>
   /** VMs with nothing to do are shown but not touched: return the reason. */
   skip?: (vm: VmResource) => string | undefined
+  /** What will be done to this VM, for the plan (e.g. the snapshots to delete). */
+  detail?: (vm: VmResource) => string | undefined
   /** Ask before acting (destructive operations). Receives the VMs that will be touched. */
   confirm?: (vms: VmResource[]) => Promise<void>
   /** The work for one VM; returns the result word for the report ("done", "dispatched"...). */
@@ -67,9 +71,13 @@ export async function runBulk(ops: VmOps, opts: BulkOptions, spec: BulkSpec): Pr
   const sel = checkedSelector(opts.selector, opts.all)
   const selection = requireSelection(sel, await listVmResources(ops.api), { all: opts.all })
   for (const t of selection.skippedTemplates) ops.log(`skipping template ${t.vmid} (${t.name ?? ''}): bulk operations never touch templates`)
+  await spec.prepare?.(selection.vms)
   const skips = new Map(selection.vms.map((vm) => [vm.vmid, spec.skip?.(vm)]))
   const todo = selection.vms.filter((vm) => !skips.get(vm.vmid))
-  const planned = selection.vms.map((vm) => row(vm, skips.get(vm.vmid) ? 'skip' : opts.dryRun ? `would ${spec.verb}` : spec.verb, skips.get(vm.vmid)))
+  const planned = selection.vms.map((vm) => {
+    const skip = skips.get(vm.vmid)
+    return row(vm, skip ? 'skip' : opts.dryRun ? `would ${spec.verb}` : spec.verb, skip ?? spec.detail?.(vm))
+  })
   spec.preview(planned, opts.dryRun)
   if (!selection.vms.length) {
     ops.log(`no VM matches '${sel.source}'`)
