@@ -69,6 +69,7 @@ export class ApiError extends PmError {
   readonly method: string
   readonly path: string
   readonly errors?: Record<string, string> // per-parameter errors from PVE's 400 envelope
+  readonly code?: string // transport failures: ECONNREFUSED, ENOTFOUND, a TLS code, ETIMEDOUT...
   constructor(opts: {
     message: string
     status: number
@@ -76,6 +77,7 @@ export class ApiError extends PmError {
     method: string
     path: string
     errors?: Record<string, string>
+    code?: string
     hint?: string
     exitCode?: ExitCode
   }) {
@@ -85,6 +87,7 @@ export class ApiError extends PmError {
     this.method = opts.method
     this.path = opts.path
     this.errors = opts.errors
+    this.code = opts.code
   }
 }
 
