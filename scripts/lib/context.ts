@@ -1,11 +1,11 @@
 // What every command that talks to PVE opens first: the validated config and a client whose
 // credentials are resolved on the first request (so --help, --dry-run planning and config
-// errors never touch pass). The HTTPS stack (undici) is loaded only here, on first use, which
+// errors never touch pass). The HTTPS stack (undici) is loaded on the first request too, which
 // keeps --help and usage errors fast.
 import type { GlobalFlags } from './cli.ts'
 import { loadClusterConfig, type ClusterConfig } from './config.ts'
 import { resolveCredentials, type Credentials } from './credentials.ts'
-import type { PveClient } from './pve/client.ts'
+import { PveClient } from './pve/client.ts'
 
 export interface Context {
   config: ClusterConfig
@@ -20,13 +20,12 @@ export interface ContextOptions {
 
 export async function openContext(cli: Pick<GlobalFlags, 'configPath'>, opts: ContextOptions = {}): Promise<Context> {
   const config = await loadClusterConfig(cli.configPath)
-  return { config, client: await createClient(config, opts) }
+  return { config, client: createClient(config, opts) }
 }
 
-export async function createClient(config: ClusterConfig, opts: ContextOptions = {}): Promise<PveClient> {
-  const [{ PveClient }, { createAgent }] = await Promise.all([import('./pve/client.ts'), import('./pve/tls.ts')])
+export function createClient(config: ClusterConfig, opts: ContextOptions = {}): PveClient {
   const timeoutMs = opts.timeoutMs ?? (Number(process.env.PM_API_TIMEOUT_MS) || 30_000)
-  const dispatcher = createAgent(config.tls, { connectTimeoutMs: Math.min(timeoutMs, 10_000), configFile: config.file })
+  const dispatcher = async () => (await import('./pve/tls.ts')).createAgent(config.tls, { connectTimeoutMs: Math.min(timeoutMs, 10_000), configFile: config.file })
   let credentials: Promise<Credentials> | undefined
   return new PveClient({
     nodes: config.cluster.nodes,

@@ -14,7 +14,7 @@ import { TOOL_PRIVILEGES } from '../../scripts/lib/pve/privileges.ts'
 
 let sim: Simulator
 let dir: string
-let config: string
+
 
 const run = (script: string, args: string[] = [], env: Record<string, string> = {}): Promise<RunResult> => runScript(script, args, { env: { ...sim.env(), ...env } })
 const json = (r: RunResult) => {
@@ -31,7 +31,7 @@ async function requestsDuring(fn: () => Promise<unknown>) {
 before(async () => {
   sim = await startSimulator({ inventory: 'sandbox' })
   dir = mkdtempSync(join(tmpdir(), 'pm-commands-'))
-  config = sim.writeClusterConfig(join(dir, 'cluster-config.yaml'))
+  sim.writeClusterConfig(join(dir, 'cluster-config.yaml'))
 })
 after(() => sim.stop())
 
