@@ -1,6 +1,6 @@
 // pve:check: every configured node on its own (no failover, no retries), so each one's
 // reachability, TLS, version and the token's validity and privileges are diagnosed precisely.
-import type { ClusterConfig } from '../config.ts'
+import { describeTls, type ClusterConfig } from '../config.ts'
 import type { Credentials } from '../credentials.ts'
 import { ApiError } from '../errors.ts'
 import { PveClient } from './client.ts'
@@ -34,7 +34,7 @@ interface VersionInfo {
 
 export async function checkCluster(config: ClusterConfig, credentials: Credentials, dispatcher: Dispatcher, timeoutMs = 5_000): Promise<CheckReport> {
   const report: CheckReport = {
-    tls: config.tls.ca_file ? `ca_file ${config.tls.ca_file}` : config.tls.fingerprint ? 'fingerprint pin' : 'insecure (no verification)',
+    tls: describeTls(config.tls),
     token: { id: credentials.tokenId, source: credentials.source, valid: null },
     nodes: [],
     privileges: { checked: false, missing: [], required: TOOL_PRIVILEGES.length },
