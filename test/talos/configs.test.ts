@@ -23,7 +23,7 @@ test('every shipped Talos profile produces node configs that validate', async ()
     try {
       rmSync(join(ws.dir, 'clusters'), { recursive: true })
       cpSync(join(REPO, 'clusters'), join(ws.dir, 'clusters'), { recursive: true })
-      writeFileSync(join(ws.dir, 'pve.yaml'), readFileSync(join(REPO, 'cluster-config.yaml'), 'utf8').replace(/^tls:\n(  .*\n|\s*#.*\n)*/m, `tls:\n  fingerprint: "${Array(32).fill('AB').join(':')}"\n`) + `tools:\n  talosctl: ${REAL_TALOSCTL}\n`)
+      writeFileSync(join(ws.dir, 'pve.yaml'), readFileSync(join(REPO, 'cluster-config.yaml'), 'utf8').replace(/^tls:\n( {2}.*\n|\s*#.*\n)*/m, `tls:\n  fingerprint: "${Array(32).fill('AB').join(':')}"\n`) + `tools:\n  talosctl: ${REAL_TALOSCTL}\n`)
       const name = file.replace(/\.yaml$/, '')
       const r = await ws.run('scripts/talos/config.ts', ['--profile', name, '--config', join(ws.dir, 'pve.yaml')])
       assert.equal(r.code, 0, `${file}: ${r.stderr}`)
