@@ -1,0 +1,135 @@
+// What users do over SSH on a PVE node, against the simulator through a real sshd: each command's
+// output and exit code as the real CLI gives them, and the simulator's state changed accordingly.
+import { test, before, after } from 'node:test'
+import assert from 'node:assert/strict'
+import { startSimulator } from '../index.ts'
+import { simApi } from '../../peers/helpers.ts'
+import { startNodeSshd, sshExec, type SshServer } from './index.ts'
+
+type Sim = Awaited<ReturnType<typeof startSimulator>>
+let sim: Sim
+let api: ReturnType<typeof simApi>
+let ssh: SshServer
+let node: string
+
+before(async () => {
+  sim = await startSimulator({ inventory: 'sandbox', timeFactor: 0.01, seed: 3 })
+  api = simApi(sim)
+  node = sim.nodes[0].name
+  ssh = await startNodeSshd(sim, node)
+})
+after(async () => {
+  await ssh?.stop()
+  await api?.close()
+  await sim?.stop()
+})
+
+async function localVms() {
+  return api.call<{ vmid: number; name?: string; status: string; template?: number; maxmem?: number; maxdisk?: number }[]>('GET', `/nodes/${node}/qemu`)
+}
+
+async function aStoppedVm(): Promise<number> {
+  const vm = (await localVms()).filter((v) => !v.template && v.status === 'stopped').sort((a, b) => a.vmid - b.vmid)[0]
+  assert.ok(vm, `the sandbox inventory has a stopped VM on ${node}`)
+  return vm.vmid
+}
+
+test('qm list prints this node\'s VMs in the CLI\'s fixed-width table', async () => {
+  const vms = await localVms()
+  const r = await sshExec(ssh, 'qm list')
+  assert.equal(r.code, 0, r.stderr)
+  const lines = r.stdout.split('\n').filter(Boolean)
+  assert.equal(lines[0], '      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID       ')
+  assert.deepEqual(lines.slice(1).map((l) => Number(l.slice(0, 10))), vms.map((v) => v.vmid).sort((a, b) => a - b))
+  const first = vms.sort((a, b) => a.vmid - b.vmid)[0]
+  assert.equal(lines[1].slice(11, 31).trimEnd(), first.name ?? '')
+  assert.equal(lines[1].slice(54, 66).trim(), ((first.maxdisk ?? 0) / 1024 ** 3).toFixed(2))
+})
+
+test('qm config prints the configuration sorted, without the digest', async () => {
+  const vmid = await aStoppedVm()
+  const config = await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)
+  const r = await sshExec(ssh, `qm config ${vmid}`)
+  assert.equal(r.code, 0, r.stderr)
+  const expected = Object.keys(config)
+    .filter((k) => k !== 'digest')
+    .sort()
+    .map((k) => `${k}: ${k === 'description' ? String(config[k]).replace(/[%:=\n]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`) : config[k]}`)
+  assert.deepEqual(r.stdout.split('\n').filter(Boolean), expected)
+})
+
+test('qm set changes the simulator\'s state; bad values are refused with the usage and change nothing', async () => {
+  const vmid = await aStoppedVm()
+  const ok = await sshExec(ssh, `qm set ${vmid} --cores 3 --tags 'Web,db;web' --description 'set over ssh'`)
+  assert.equal(ok.code, 0, ok.stderr)
+  assert.equal(ok.stdout, '')
+  const config = await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)
+  assert.equal(config.cores, 3)
+  assert.equal(config.tags, 'db;web')
+  assert.equal(config.description, 'set over ssh')
+
+  const bad = await sshExec(ssh, `qm set ${vmid} --cores lots`)
+  assert.equal(bad.code, 255)
+  assert.equal(bad.stderr, `400 Parameter verification failed.\ncores: type check ('integer') failed - got 'lots'\nqm set <vmid> [OPTIONS]\n`)
+  assert.equal((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)).cores, 3)
+})
+
+test('a VM that is not on this node: PVE\'s message, exit 255', async () => {
+  const r = await sshExec(ssh, 'qm config 999999')
+  assert.equal(r.code, 255)
+  assert.equal(r.stdout, '')
+  assert.equal(r.stderr, `Configuration file 'nodes/${node}/qemu-server/999999.conf' does not exist\n`)
+})
+
+test('qm start/stop run the task in the foreground; a failed task exits 255 with its error', async () => {
+  const vmid = await aStoppedVm()
+  const start = await sshExec(ssh, `qm start ${vmid}`)
+  assert.equal(start.code, 0, start.stderr)
+  assert.equal((await api.call<{ status: string }>('GET', `/nodes/${node}/qemu/${vmid}/status/current`)).status, 'running')
+
+  const again = await sshExec(ssh, `qm start ${vmid}`)
+  assert.equal(again.code, 255)
+  assert.equal(again.stderr, `VM ${vmid} already running\n`)
+
+  const status = await sshExec(ssh, `qm status ${vmid}`)
+  assert.equal(status.stdout, 'status: running\n')
+
+  const stop = await sshExec(ssh, `qm stop ${vmid}`)
+  assert.equal(stop.code, 0, stop.stderr)
+  assert.equal((await api.call<{ status: string }>('GET', `/nodes/${node}/qemu/${vmid}/status/current`)).status, 'stopped')
+})
+
+test('qm clone prints the clone task\'s log and the new VM exists; qm template converts it', async () => {
+  const vmid = await aStoppedVm()
+  const newid = 7301
+  const clone = await sshExec(ssh, `qm clone ${vmid} ${newid} --name ssh-clone --full 1`)
+  assert.equal(clone.code, 0, clone.stderr)
+  assert.match(clone.stdout, /^create full clone of drive \w+ \(/m)
+  const config = await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${newid}/config`)
+  assert.equal(config.name, 'ssh-clone')
+
+  const template = await sshExec(ssh, `qm template ${newid}`)
+  assert.equal(template.code, 0, template.stderr)
+  assert.equal((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${newid}/config`)).template, 1)
+
+  const again = await sshExec(ssh, `qm template ${newid}`)
+  assert.equal(again.code, 255)
+  assert.match(again.stderr, /you can't convert a template to a template/)
+})
+
+test('pvesh get/create: any API path, JSON output, tasks followed; unknown paths refused', async () => {
+  const version = await sshExec(ssh, 'pvesh get /version --output-format json')
+  assert.equal(version.code, 0, version.stderr)
+  assert.deepEqual(JSON.parse(version.stdout), await api.call('GET', '/version'))
+
+  const vmid = await aStoppedVm()
+  const start = await sshExec(ssh, `pvesh create /nodes/${node}/qemu/${vmid}/status/start`)
+  assert.equal(start.code, 0, start.stderr)
+  assert.match(start.stdout, new RegExp(`^UPID:${node}:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:${vmid}:${sim.rootToken.id.replace('!', '!')}:\\n$`, 'm'))
+  assert.equal((await api.call<{ status: string }>('GET', `/nodes/${node}/qemu/${vmid}/status/current`)).status, 'running')
+  await sshExec(ssh, `qm stop ${vmid}`)
+
+  const unknown = await sshExec(ssh, 'pvesh get /nodes/nonsense/x/y')
+  assert.equal(unknown.code, 255)
+  assert.equal(unknown.stderr, "no 'get' handler for '/nodes/nonsense/x/y'\n")
+})
