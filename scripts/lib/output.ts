@@ -56,3 +56,18 @@ export const formatBytes = (n: number | undefined): string => {
   }
   return `${v >= 100 || i === 0 ? v.toFixed(0) : v.toFixed(1)} ${units[i]}`
 }
+
+/** 93784 → "1d 2h 3m"; for uptimes and task durations. */
+export const formatDuration = (seconds: number | undefined): string => {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '-'
+  const d = Math.floor(seconds / 86400)
+  const h = Math.floor((seconds % 86400) / 3600)
+  const m = Math.floor((seconds % 3600) / 60)
+  if (d) return `${d}d ${h}h ${m}m`
+  if (h) return `${h}h ${m}m`
+  if (m) return `${m}m ${Math.floor(seconds % 60)}s`
+  return `${Math.floor(seconds)}s`
+}
+
+/** 0.1234 → "12.3%". */
+export const formatPercent = (ratio: number | undefined): string => (ratio === undefined || !Number.isFinite(ratio) ? '-' : `${(ratio * 100).toFixed(1)}%`)

@@ -188,7 +188,7 @@ export class PveClient {
     } catch (err) {
       throw transportError(err, { node, where, method, path, timeoutMs, timedOut: deadline.aborted, aborted: !!opts.signal?.aborted })
     }
-    debug(`${method} ${inQuery ? apiPath.slice(9) : path}${!inQuery && encoded ? ` [${Object.keys(params ?? {}).join(',')}]` : ''} -> ${res.statusCode} via ${node.name} (${Math.round(performance.now() - started)} ms)`)
+    debug(`${method} ${inQuery ? apiPath.slice('/api2/json'.length) : path}${!inQuery && encoded ? ` [${Object.keys(params ?? {}).join(',')}]` : ''} -> ${res.statusCode} via ${node.name} (${Math.round(performance.now() - started)} ms)`)
     if (res.statusCode >= 200 && res.statusCode < 300) {
       try {
         const body = text ? JSON.parse(text) : { data: null }

@@ -147,3 +147,45 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => (clearTimeout(timer), reject(signal.reason)), { once: true })
   })
 }
+
+/** A row of GET /cluster/tasks (recent tasks of the whole cluster, running ones included). */
+export interface ClusterTask {
+  upid: string
+  node: string
+  type: string
+  id: string
+  user: string
+  tokenid?: string
+  starttime: number
+  endtime?: number
+  /** exit status of a finished task: OK, WARNINGS: n, or the error */
+  status?: string
+}
+
+export interface TaskFilter {
+  running?: boolean
+  errors?: boolean
+  node?: string
+  vmid?: number
+  type?: string
+  limit?: number
+}
+
+export const isRunning = (t: ClusterTask) => t.endtime === undefined || t.status === undefined || t.status === 'RUNNING'
+export const isTaskError = (t: ClusterTask) => !isRunning(t) && t.status !== 'OK' && !/^WARNINGS: \d+$/.test(t.status ?? '')
+
+/** Recent tasks, newest first, filtered. */
+export async function listClusterTasks(client: PveClient, filter: TaskFilter = {}): Promise<ClusterTask[]> {
+  const tasks = await client.get<ClusterTask[]>('/cluster/tasks')
+  return tasks
+    .filter(
+      (t) =>
+        (filter.running === undefined || isRunning(t) === filter.running) &&
+        (!filter.errors || isTaskError(t)) &&
+        (filter.node === undefined || t.node === filter.node) &&
+        (filter.vmid === undefined || t.id === String(filter.vmid)) &&
+        (filter.type === undefined || t.type === filter.type),
+    )
+    .sort((a, b) => b.starttime - a.starttime)
+    .slice(0, filter.limit ?? Infinity)
+}

@@ -1,0 +1,3 @@
+import { runTagCommand } from '../lib/vm/tag-command.ts'
+
+await runTagCommand('remove')

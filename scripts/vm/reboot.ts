@@ -1,0 +1,3 @@
+import { runPowerCommand } from '../lib/vm/power-command.ts'
+
+await runPowerCommand('reboot')
