@@ -56,6 +56,7 @@ test('proxmox_kvm and proxmox_snap: clone, configure, start, snapshot, stop, del
       },
     },
   )
+  assert.ok(r.stdout.includes('{'), `ansible-playbook printed no JSON report (exit ${r.code}):\n${r.stderr}\n${r.stdout}`)
   const report = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')))
   const tasks: TaskResult[] = report.plays[0].tasks.map((t: any) => ({ name: t.task.name, ...t.hosts.localhost }))
   const failures = tasks.filter((t) => t.failed).map((t) => `${t.name}: ${t.msg}`)
@@ -65,7 +66,7 @@ test('proxmox_kvm and proxmox_snap: clone, configure, start, snapshot, stop, del
     tasks.map((t) => [t.name, t.changed]),
     [
       ['Clone the template', true],
-      ['Clone again (the target exists: no change)', false],
+      ['Clone again (the target exists, no change)', false],
       ['Configure', true],
       ['Start', true],
       ['Start again (already running)', false],

@@ -44,7 +44,7 @@ export function simApi(sim: SimHandle) {
   const agent = new Agent({ connect: { ca: readFileSync(sim.caFile) } })
   const call = async <T = any>(method: string, path: string, params: Record<string, string | number> = {}): Promise<T> => {
     const url = new URL(`${sim.nodes[0].url}/api2/json${path}`)
-    const body = new URLSearchParams(Object.entries(params).map(([k, v]) => [k, String(v)]))
+    const body = new URLSearchParams(Object.entries(params).map(([k, v]): [string, string] => [k, String(v)]))
     const withBody = method === 'POST' || method === 'PUT'
     if (!withBody) url.search = body.toString()
     const res = await fetch(url, {
@@ -57,7 +57,16 @@ export function simApi(sim: SimHandle) {
     if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status} ${json.message ?? res.statusText}`)
     return json.data as T
   }
-  return { call, close: () => agent.close() }
+  /** Waits for a task to end; returns its exit status. */
+  const wait = async (upid: string): Promise<string> => {
+    const node = upid.split(':')[1]
+    for (;;) {
+      const status = await call<{ status: string; exitstatus?: string }>('GET', `/nodes/${node}/tasks/${encodeURIComponent(upid)}/status`)
+      if (status.status === 'stopped') return status.exitstatus ?? ''
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+  return { call, wait, close: () => agent.close() }
 }
 
 /** A stopped, full-cloneable template of the simulator's inventory, and where it lives. */

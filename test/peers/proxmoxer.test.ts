@@ -38,6 +38,7 @@ test('clone, configure, start, snapshot, stop, delete: proxmoxer sees real PVE b
   assert.equal(r.code, 0, `proxmoxer scenario failed:\n${r.stderr}\n${r.stdout}`)
   const steps = Object.fromEntries(r.stdout.trim().split('\n').map((l) => JSON.parse(l)).map((s) => [s.step, s]))
 
+  assert.deepEqual(steps.untrusted, { step: 'untrusted', rejected: true, error: 'SSLError' })
   assert.match(steps.version.version, /^9\.1/)
   // /cluster/nextid is a JSON string on real PVE (Perl hash key), and proxmoxer passes it through.
   assert.equal(steps.nextid.type, 'str')

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+import requests
+
 from proxmoxer import ProxmoxAPI, ResourceException
 from proxmoxer.tools import Tasks
 
@@ -46,6 +48,14 @@ def main():
     template = int(os.environ["PM_TEMPLATE"])
     newid = int(os.environ["PM_NEWID"])
     vm = api.nodes(node).qemu(newid)
+
+    # Without the simulator's CA the certificate is rejected: verification is really on.
+    untrusted = ProxmoxAPI(os.environ["PM_HOST"], port=int(os.environ["PM_PORT"]), user=user, token_name=token_name, token_value=os.environ["PM_TOKEN_SECRET"], verify_ssl=True, timeout=30)
+    try:
+        untrusted.version.get()
+        emit("untrusted", rejected=False)
+    except requests.exceptions.SSLError as e:
+        emit("untrusted", rejected=True, error=type(e).__name__)
 
     emit("version", version=api.version.get()["version"])
     nextid = api.cluster.nextid.get()

@@ -15,7 +15,7 @@ let node: string
 before(async () => {
   sim = await startSimulator({ inventory: 'sandbox', timeFactor: 0.01, seed: 3 })
   api = simApi(sim)
-  node = sim.nodes[0].name
+  node = 'pve1' // holds the sandbox templates 100 and 101
   ssh = await startNodeSshd(sim, node)
 })
 after(async () => {
@@ -28,10 +28,13 @@ async function localVms() {
   return api.call<{ vmid: number; name?: string; status: string; template?: number; maxmem?: number; maxdisk?: number }[]>('GET', `/nodes/${node}/qemu`)
 }
 
+let nextVmid = 7000
+/** A new stopped VM on the test node: a full clone of the sandbox's cloud-init template 100. */
 async function aStoppedVm(): Promise<number> {
-  const vm = (await localVms()).filter((v) => !v.template && v.status === 'stopped').sort((a, b) => a.vmid - b.vmid)[0]
-  assert.ok(vm, `the sandbox inventory has a stopped VM on ${node}`)
-  return vm.vmid
+  const vmid = nextVmid++
+  const upid = await api.call<string>('POST', `/nodes/${node}/qemu/100/clone`, { newid: vmid, full: 1, name: `ssh-test-${vmid}` })
+  assert.equal(await api.wait(upid), 'OK')
+  return vmid
 }
 
 test('qm list prints this node\'s VMs in the CLI\'s fixed-width table', async () => {
@@ -41,9 +44,12 @@ test('qm list prints this node\'s VMs in the CLI\'s fixed-width table', async ()
   const lines = r.stdout.split('\n').filter(Boolean)
   assert.equal(lines[0], '      VMID NAME                 STATUS     MEM(MB)    BOOTDISK(GB) PID       ')
   assert.deepEqual(lines.slice(1).map((l) => Number(l.slice(0, 10))), vms.map((v) => v.vmid).sort((a, b) => a - b))
-  const first = vms.sort((a, b) => a.vmid - b.vmid)[0]
-  assert.equal(lines[1].slice(11, 31).trimEnd(), first.name ?? '')
-  assert.equal(lines[1].slice(54, 66).trim(), ((first.maxdisk ?? 0) / 1024 ** 3).toFixed(2))
+  // Perl's %-20s pads but never cuts: a longer name shifts the rest of the line.
+  for (const [i, vm] of vms.sort((a, b) => a.vmid - b.vmid).entries()) {
+    const [vmid, name, status, mem, disk, pid] = lines[i + 1].trim().split(/\s+/)
+    assert.deepEqual([vmid, name, status, mem, disk], [String(vm.vmid), vm.name, vm.status, String((vm.maxmem ?? 0) / 1024 ** 2), ((vm.maxdisk ?? 0) / 1024 ** 3).toFixed(2)])
+    assert.equal(pid === '0', vm.status !== 'running')
+  }
 })
 
 test('qm config prints the configuration sorted, without the digest', async () => {
