@@ -80,3 +80,9 @@ test('text output: an object becomes a key/value table, bordered in UTF-8 termin
     process.env.LANG = saved
   }
 })
+
+test('indexed options (scsi1, net0) resolve through the schema\'s scsi[n] and net[n]', () => {
+  const config = methodInfo('PUT', '/nodes/{node}/qemu/{vmid}/config')!.info.parameters.properties
+  const params = getOptions(config, ['100', '--scsi1', 'local-lvm:0,import-from=/x.qcow2', '--net0=virtio,bridge=vmbr0'], ['vmid'], { node: 'pve1' }, () => {})
+  assert.deepEqual(params, { vmid: '100', scsi1: 'local-lvm:0,import-from=/x.qcow2', net0: 'virtio,bridge=vmbr0', node: 'pve1' })
+})

@@ -139,3 +139,49 @@ test('pvesh get/create: any API path, JSON output, tasks followed; unknown paths
   assert.equal(unknown.code, 255)
   assert.equal(unknown.stderr, "no 'get' handler for '/nodes/nonsense/x/y'\n")
 })
+
+test('wget into a storage directory, then import-from and qm importdisk make disks of it', async () => {
+  const url = 'http://127.0.0.1:9/images/debian-12-genericcloud-amd64.qcow2'
+  sim.control.addUrl(url, 3 * 1024 ** 3)
+  const path = '/var/lib/vz/import/debian-12.qcow2'
+  const wget = await sshExec(ssh, `wget -q -O ${path} ${url}`)
+  assert.deepEqual([wget.code, wget.stdout, wget.stderr], [0, '', ''])
+  const content = await api.call<{ volid: string; size: number }[]>('GET', `/nodes/${node}/storage/local/content`, { content: 'import' })
+  assert.equal(content.find((v) => v.volid === 'local:import/debian-12.qcow2')?.size, 3 * 1024 ** 3)
+
+  const vmid = await aStoppedVm()
+  const set = await sshExec(ssh, `qm set ${vmid} --scsi1 local-lvm:0,import-from=${path},discard=on`)
+  assert.equal(set.code, 0, set.stderr)
+  const scsi1 = String((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)).scsi1)
+  assert.match(scsi1, new RegExp(`^local-lvm:vm-${vmid}-disk-\\d+,discard=on,size=3G$`))
+
+  const imported = await sshExec(ssh, `qm importdisk ${vmid} ${path} local-lvm`)
+  assert.equal(imported.code, 0, imported.stderr)
+  const config = await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)
+  const unused = Object.keys(config).filter((k) => /^unused\d+$/.test(k))
+  assert.equal(unused.length, 1)
+  assert.equal(imported.stdout, `importing disk '${path}' to VM ${vmid} ...\n${unused[0]}: successfully imported disk '${config[unused[0]]}'\n`)
+
+  // A file elsewhere on the node (not in a storage) is imported by path, as root does on PVE.
+  sim.control.addFile(node, '/root/talos-nocloud.raw', 1024 ** 3)
+  const byPath = await sshExec(ssh, `qm set ${vmid} --scsi2 local-lvm:0,import-from=/root/talos-nocloud.raw`)
+  assert.equal(byPath.code, 0, byPath.stderr)
+
+  const missing = await sshExec(ssh, `qm importdisk ${vmid} /root/nothing.qcow2 local-lvm`)
+  assert.deepEqual([missing.code, missing.stderr], [255, '/root/nothing.qcow2: non-existent or non-regular file\n'])
+
+  const notThere = await sshExec(ssh, 'wget -q -O /etc/debian.qcow2 http://127.0.0.1:9/x.qcow2')
+  assert.deepEqual([notThere.code, notThere.stderr], [3, '/etc/debian.qcow2: No such file or directory\n'])
+})
+
+test('a stale lock refuses changes until qm unlock removes it', async () => {
+  const vmid = await aStoppedVm()
+  sim.control.setLock(vmid, 'backup')
+  const refused = await sshExec(ssh, `qm set ${vmid} --cores 2`)
+  assert.deepEqual([refused.code, refused.stderr], [255, 'VM is locked (backup)\n'])
+  const unlock = await sshExec(ssh, `qm unlock ${vmid} && qm set ${vmid} --cores 2`)
+  assert.equal(unlock.code, 0, unlock.stderr)
+  const config = await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)
+  assert.equal(config.lock, undefined)
+  assert.equal(config.cores, 2)
+})
