@@ -35,7 +35,10 @@ const vmidRange = z
 
 const nodeSchema = z.strictObject({
   name: z.string().regex(NODE_NAME, 'must be a PVE node name (letters, digits, inner hyphens)').describe('PVE node name, as in `pvecm nodes`'),
-  host: z.string().min(1).describe('host name or address of the node API'),
+  host: z
+    .string()
+    .regex(/^([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$|^\[?[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*\]?$/, 'must be a host name or IP address only (no https://, port or path: the port is `port`)')
+    .describe('host name or address of the node API'),
   port: z.number().int().min(1).max(65535).default(8006).describe('API port'),
 })
 
