@@ -22,7 +22,7 @@ await runCommand({
   details: 'Filters combine (AND); --tag repeats and every tag must be present.\nExamples:\n  task pve:vms -- --status running --node pve01\n  task pve:vms -- --tag k8s --tag staging --output json\n  task pve:vms -- --no-template',
   options: z.strictObject({
     output: outputOption,
-    status: z.enum(['running', 'stopped', 'paused']).optional().describe('only VMs in this state'),
+    status: z.enum(['running', 'stopped', 'unknown']).optional().describe('only VMs in this state (unknown: on an offline node)'),
     node: z.string().min(1).optional().describe('only VMs on this node'),
     tag: z.array(z.string().min(1)).default([]).describe('only VMs carrying this tag (repeatable: all must match)'),
     template: z.boolean().optional().describe('only templates (--no-template: no templates)'),
