@@ -2,6 +2,9 @@
 // cases run by run (A B C A B C ...) so drift on a shared machine hits all of them alike, and
 // reports medians and ratios measured in the same run.
 import { spawn } from 'node:child_process'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 
 export interface BenchCase {
   name: string
@@ -13,17 +16,32 @@ export interface BenchCase {
 
 export interface BenchResult {
   name: string
+  /** wall-clock ms */
   samples: number[]
   median: number
   min: number
   p90: number
+  /** median CPU ms (user + system, children included): what a busy machine does not distort */
+  cpuMedian?: number
+}
+
+// GNU time reports the CPU time of the process tree (pipelines and go-task's children included).
+const GNU_TIME = '/usr/bin/time'
+const scratch = mkdtempSync(join(tmpdir(), 'pm-bench-time-'))
+process.on('exit', () => rmSync(scratch, { recursive: true, force: true }))
+
+interface Sample {
+  wallMs: number
+  cpuMs?: number
 }
 
 /** Runs one process to completion; its stdout is read and discarded, a failure is fatal. */
-function timeOnce(c: BenchCase): Promise<number> {
+function timeOnce(c: BenchCase): Promise<Sample> {
+  const cpuFile = join(scratch, 'cpu')
+  const [command, args] = existsSync(GNU_TIME) ? [GNU_TIME, ['-f', '%U %S', '-o', cpuFile, c.command, ...c.args]] : [c.command, c.args]
   return new Promise((resolve, reject) => {
     const started = performance.now()
-    const child = spawn(c.command, c.args, { env: c.env ?? process.env, cwd: c.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(command, args, { env: c.env ?? process.env, cwd: c.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     let stderr = ''
     let bytes = 0
     child.stdout.on('data', (b: Buffer) => (bytes += b.length))
@@ -33,7 +51,8 @@ function timeOnce(c: BenchCase): Promise<number> {
       const ms = performance.now() - started
       if (code !== 0) return reject(new Error(`${c.name} exited ${code}: ${stderr.trim().slice(0, 500)}`))
       if (bytes === 0 && !c.args.includes('-e')) return reject(new Error(`${c.name} printed nothing`))
-      resolve(ms)
+      const cpu = command === GNU_TIME ? readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number) : undefined
+      resolve({ wallMs: ms, cpuMs: cpu ? (cpu[0] + cpu[1]) * 1000 : undefined })
     })
   })
 }
@@ -42,7 +61,7 @@ const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length 
 
 export async function runAlternating(cases: BenchCase[], runs: number, warmup = 1, onProgress?: (run: number) => void): Promise<BenchResult[]> {
   for (let w = 0; w < warmup; w++) for (const c of cases) await timeOnce(c)
-  const samples = cases.map(() => [] as number[])
+  const samples = cases.map(() => [] as Sample[])
   for (let run = 0; run < runs; run++) {
     // rotate the starting case so none always runs first
     for (let k = 0; k < cases.length; k++) {
@@ -52,17 +71,24 @@ export async function runAlternating(cases: BenchCase[], runs: number, warmup = 
     onProgress?.(run + 1)
   }
   return cases.map((c, i) => {
-    const sorted = [...samples[i]].sort((a, b) => a - b)
-    return { name: c.name, samples: samples[i], median: quantile(sorted, 0.5), min: sorted[0], p90: quantile(sorted, 0.9) }
+    const wall = samples[i].map((s) => s.wallMs)
+    const sorted = [...wall].sort((a, b) => a - b)
+    const cpu = samples[i].flatMap((s) => (s.cpuMs === undefined ? [] : [s.cpuMs])).sort((a, b) => a - b)
+    return { name: c.name, samples: wall, median: quantile(sorted, 0.5), min: sorted[0], p90: quantile(sorted, 0.9), cpuMedian: cpu.length ? quantile(cpu, 0.5) : undefined }
   })
 }
 
 export function formatResults(results: BenchResult[], ratios: Array<[string, string]>): string {
   const width = Math.max(...results.map((r) => r.name.length))
-  const lines = [`${'case'.padEnd(width)}  median ms     min ms     p90 ms  runs`]
-  for (const r of results) lines.push(`${r.name.padEnd(width)}  ${r.median.toFixed(1).padStart(9)}  ${r.min.toFixed(1).padStart(9)}  ${r.p90.toFixed(1).padStart(9)}  ${String(r.samples.length).padStart(4)}`)
-  lines.push('', 'ratios of medians:')
+  const lines = [`${'case'.padEnd(width)}  wall median     min ms     p90 ms  cpu median  runs`]
+  for (const r of results)
+    lines.push(`${r.name.padEnd(width)}  ${r.median.toFixed(1).padStart(11)}  ${r.min.toFixed(1).padStart(9)}  ${r.p90.toFixed(1).padStart(9)}  ${(r.cpuMedian?.toFixed(0) ?? '-').padStart(10)}  ${String(r.samples.length).padStart(4)}`)
+  lines.push('', 'ratios of medians (wall; cpu):')
   const byName = new Map(results.map((r) => [r.name, r]))
-  for (const [a, b] of ratios) lines.push(`  ${a} / ${b} = ${(byName.get(a)!.median / byName.get(b)!.median).toFixed(2)}x`)
+  for (const [a, b] of ratios) {
+    const [ra, rb] = [byName.get(a)!, byName.get(b)!]
+    const cpu = ra.cpuMedian && rb.cpuMedian ? `; ${(ra.cpuMedian / rb.cpuMedian).toFixed(2)}x` : ''
+    lines.push(`  ${a} / ${b} = ${(ra.median / rb.median).toFixed(2)}x${cpu}`)
+  }
   return lines.join('\n')
 }
