@@ -14,7 +14,7 @@ await runCommand({
   summary: 'Migrate a VM to another node (live when it runs), with PVE pre-check and capacity check',
   details: `Local disks travel with the VM (with-local-disks); when the target lacks the source storage,
 the disks go to --target-storage (default: the config's defaults.storage, else the roomiest image storage).
-HA-managed VMs are migrated through the HA stack. Examples:
+HA-managed VMs become an HA migration request; the command waits until the VM has arrived. Examples:
   task pve:vm:migrate VMID=1031 TARGET=pve02
   task pve:vm:migrate VMID=1031 TARGET=pve02 BWLIMIT=102400 -- --dry-run`,
   options: z.strictObject({
@@ -51,9 +51,8 @@ HA-managed VMs are migrated through the HA stack. Examples:
         printOutput(opts.output, { ...result, params }, [result], columns)
         return
       }
-      const path = result.mode === 'ha' ? apiPath`/cluster/ha/resources/${`vm:${guest.vmid}`}/migrate` : apiPath`/nodes/${guest.node}/${guest.type}/${guest.vmid}/migrate`
-      const upid = await client.post<unknown>(path, params)
-      process.stdout.write(`${typeof upid === 'string' ? upid : JSON.stringify(upid)}\n`)
+      const upid = await client.post<string>(apiPath`/nodes/${guest.node}/${guest.type}/${guest.vmid}/migrate`, params)
+      process.stdout.write(`${upid}\n`)
       return
     }
     info(`migrating VM ${guest.vmid} (${guest.name ?? ''}) from ${guest.node} to ${opts.target}…`)
