@@ -9,6 +9,15 @@ import { locateGuest, migrateGuest, prepareMigration } from '../lib/node/migrate
 import { DEFAULT_POLICY } from '../lib/node/placement.ts'
 import { apiPath } from '../lib/pve/client.ts'
 
+const columns = [
+  { header: 'vmid', value: (r: { vmid: number }) => r.vmid },
+  { header: 'from', value: (r: { from: string }) => r.from },
+  { header: 'to', value: (r: { to: string }) => r.to },
+  { header: 'mode', value: (r: { mode: string }) => r.mode },
+  { header: 'local disks', value: (r: { withLocalDisks: boolean }) => (r.withLocalDisks ? 'yes' : 'no') },
+  { header: 'target storage', value: (r: { targetStorage?: string }) => r.targetStorage },
+]
+
 await runCommand({
   name: 'pve:vm:migrate',
   summary: 'Migrate a VM to another node (live when it runs), with PVE pre-check and capacity check',
@@ -60,12 +69,3 @@ HA-managed VMs become an HA migration request; the command waits until the VM ha
     printOutput(opts.output, result, [result], columns)
   },
 })
-
-const columns = [
-  { header: 'vmid', value: (r: { vmid: number }) => r.vmid },
-  { header: 'from', value: (r: { from: string }) => r.from },
-  { header: 'to', value: (r: { to: string }) => r.to },
-  { header: 'mode', value: (r: { mode: string }) => r.mode },
-  { header: 'local disks', value: (r: { withLocalDisks: boolean }) => (r.withLocalDisks ? 'yes' : 'no') },
-  { header: 'target storage', value: (r: { targetStorage?: string }) => r.targetStorage },
-]
