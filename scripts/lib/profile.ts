@@ -1,12 +1,13 @@
 // Cluster profiles (clusters/<name>.yaml): the schema, the loader, and the expansion of node groups
 // into concrete members. The cross-profile safety rules live in cluster/profile-rules.ts; a profile
 // is only returned when it passes them, so no operation ever starts from an unsafe profile.
-import { readdir, realpath } from 'node:fs/promises'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, NotFoundError, UsageError, type ConfigIssue } from './errors.ts'
 import { warn } from './output.ts'
-import { readYamlSource, zodIssuesToConfigIssues, type YamlSource } from './cluster/yaml-source.ts'
+import { parseYamlText } from './config.ts'
+import { yamlLocator, type Locate } from './cluster/yaml-source.ts'
 import { checkProfile, checkIsolation, type RuleIssue } from './cluster/profile-rules.ts'
 
 const required = (what: string) => (iss: { input?: unknown }) =>
@@ -235,21 +236,24 @@ export async function listProfileFiles(dir: string): Promise<string[]> {
 }
 
 interface ParsedProfile {
-  source: YamlSource
+  locate: Locate
   profile?: Profile
   issues: ConfigIssue[]
 }
 
 async function parseProfileFile(file: string): Promise<ParsedProfile> {
-  const source = await readYamlSource(file)
-  if (source.issues.length) return { source, issues: source.issues }
-  const result = profileSchema.safeParse(source.value)
-  if (!result.success) return { source, issues: zodIssuesToConfigIssues(result.error, source, profileSchema) }
-  return { source, profile: result.data, issues: [] }
+  const text = await readFile(file, 'utf8')
+  const locate = yamlLocator(text)
+  try {
+    return { locate, profile: parseYamlText(text, file, profileSchema), issues: [] }
+  } catch (err) {
+    if (err instanceof ConfigError) return { locate, issues: err.issues }
+    throw err
+  }
 }
 
-function toConfigIssues(issues: RuleIssue[], source: YamlSource): ConfigIssue[] {
-  return issues.map((i) => ({ file: source.file, ...source.locate(i.path), path: i.path.join('.'), message: i.message }))
+function toConfigIssues(issues: RuleIssue[], file: string, locate: Locate): ConfigIssue[] {
+  return issues.map((i) => ({ file, ...locate(i.path), path: i.path.join('.'), message: i.message }))
 }
 
 export interface ProfileReport {
@@ -287,10 +291,25 @@ export async function checkProfileFile(file: string, config: ProfileConfig, opts
     else siblingErrors.push({ path: ['name'], severity: 'error', message: `isolation from ${other} cannot be checked: that profile is invalid (task pve:cluster:validate)` })
   }
   const all = [...own, ...checkIsolation(parsed.profile, others), ...siblingErrors]
-  const errors = toConfigIssues(all.filter((i) => i.severity === 'error'), parsed.source)
-  const warnings = toConfigIssues(all.filter((i) => i.severity === 'warning'), parsed.source)
+  const errors = toConfigIssues(all.filter((i) => i.severity === 'error'), file, parsed.locate)
+  const warnings = toConfigIssues(all.filter((i) => i.severity === 'warning'), file, parsed.locate)
   const profile = errors.length ? undefined : Object.assign(parsed.profile, { file })
   return { file, profile, errors, warnings }
+}
+
+/** Validates every profile of the clusters directory (or just `only`). */
+export async function checkAllProfiles(config: ProfileConfig, opts: LoadOptions = {}, only?: string): Promise<ProfileReport[]> {
+  const files = only ? [resolveProfilePath(only, opts)] : await listProfileFiles(clustersDir(opts))
+  const reports: ProfileReport[] = []
+  for (const file of files) {
+    reports.push(
+      await checkProfileFile(file, config, opts).catch((err: any) => {
+        if (err?.code !== 'ENOENT') throw err
+        return { file, errors: [{ file, path: '', message: 'file not found' }], warnings: [] }
+      }),
+    )
+  }
+  return reports
 }
 
 /**

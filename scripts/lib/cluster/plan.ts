@@ -210,8 +210,11 @@ export function formatSize(bytes: number): string {
 /** Classifies one desired VM against what lives at its VMID. */
 export function planVm(desired: DesiredVm, live: LiveVm | undefined, owner: Owner, config: PlanConfig): VmPlan {
   if (!live) return { desired, state: 'missing', changes: [{ field: 'vm', from: '-', to: `clone of the template on ${desired.node}` }], actions: { clone: true, start: true }, drift: [] }
-  const description = live.config?.description as string | undefined
   if (live.template) return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note: `VMID ${live.vmid} is a template (${live.name})` }
+  // A clone in progress has only `lock: clone` in its config (no marker yet): wait, never act.
+  if (live.lock) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: `locked (${live.lock}): a task is still working on it` }
+  if (!live.config) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: 'its configuration could not be read (moving or being removed)' }
+  const description = live.config.description as string | undefined
   if (!isOwnedBy(description, owner)) {
     const other = parseOwner(description)
     const note = other
@@ -219,7 +222,6 @@ export function planVm(desired: DesiredVm, live: LiveVm | undefined, owner: Owne
       : `VMID ${live.vmid} is taken by ${live.name}, a VM without this cluster's owner marker`
     return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note }
   }
-  if (live.lock) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: `locked (${live.lock}): a task is still working on it` }
   if (live.name !== desired.name) {
     return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note: `VMID ${live.vmid} carries this cluster's marker but is named ${live.name}, not ${desired.name}` }
   }
