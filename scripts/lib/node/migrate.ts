@@ -172,7 +172,7 @@ export async function migrateGuest(client: PveClient, g: GuestRef, opts: Migrate
   const { params, result } = await prepareMigration(client, g, opts)
   const upid = await client.post<string>(apiPath`/nodes/${g.node}/${g.type}/${g.vmid}/migrate`, params)
   opts.onUpid?.(upid)
-  await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 200, maxPollMs: 2000 })
+  await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 50, maxPollMs: 2000 })
   // The task can end before the config has moved (pvetui's lesson), and an HA request ends before
   // the HA stack even starts: confirm the new location.
   await waitForArrival(client, g.vmid, opts.target, result.mode === 'ha' ? (opts.timeoutMs ?? 30 * 60_000) : 60_000)
