@@ -58,7 +58,7 @@ export const nodeGroupSchema = z
     disk: diskSizeSchema.optional().describe('root disk size per VM, e.g. 100G (default: defaults.disk_size)'),
     start_vmid: vmidSchema.optional().describe('first VMID; the next VMs take the following numbers'),
     placement: z.enum(['spread', 'pack']).default('spread').describe('spread: across hypervisors; pack: on the fewest'),
-    assignments: z.array(assignmentSchema).default([]).describe('explicit per-VM settings; empty or exactly `count` entries'),
+    assignments: z.array(assignmentSchema).default([]).describe('explicit per-VM settings: none, or at least `count` entries (the first `count` are used, the rest are kept for scaling up)'),
   })
   .describe('a group of identical VMs')
 
@@ -168,9 +168,10 @@ export const groupPath = (role: Role): YamlPath => ['nodes', GROUP_KEY[role]]
 
 /**
  * The concrete VMs of a profile: assignments when given, else `<prefix>NN` with VMIDs from
- * start_vmid. `workers` overrides the worker count (scale).
+ * start_vmid. `workers` overrides the worker count (scale); `reserved` also yields the
+ * assignments beyond `count` (kept for scaling up).
  */
-export function expandMembers(profile: Profile, config?: ProfileConfig, override: { workers?: number } = {}): ProfileMember[] {
+export function expandMembers(profile: Profile, config?: ProfileConfig, override: { workers?: number; reserved?: boolean } = {}): ProfileMember[] {
   const members: ProfileMember[] = []
   const groups: [Role, NodeGroup | undefined][] = [
     ['controlplane', profile.nodes.controlplane],
@@ -178,7 +179,8 @@ export function expandMembers(profile: Profile, config?: ProfileConfig, override
   ]
   for (const [role, group] of groups) {
     if (!group) continue
-    const count = role === 'worker' && override.workers !== undefined ? override.workers : group.count
+    const base = role === 'worker' && override.workers !== undefined ? override.workers : group.count
+    const count = override.reserved ? Math.max(base, group.assignments.length) : base
     for (let i = 0; i < count; i++) {
       const a = group.assignments[i]
       members.push({
