@@ -1,0 +1,1 @@
+../../scripts/ansible/inventory.ts
