@@ -23,6 +23,8 @@ export interface Sandbox {
   /** Requests after `mark` (an index into sim.requests) that change something. */
   mutations(mark: number): { method: string; path: string; params: Record<string, unknown> }[]
   mark(): number
+  /** Resolves once the simulator has answered a request matching `pred` (after `mark`). */
+  seen(pred: (r: { method: string; path: string }) => boolean, mark: number): Promise<void>
   /** Every line any run printed (stdout and stderr), for leak checks. */
   output: string[]
   stop(): Promise<void>
@@ -60,6 +62,9 @@ export async function sandbox(opts: SimulatorOptions = {}): Promise<Sandbox> {
       })
     },
     mark: () => sim.requests.length,
+    async seen(pred, mark) {
+      while (!sim.requests.slice(mark).some(pred)) await new Promise((r) => setTimeout(r, 10))
+    },
     mutations: (mark) => sim.requests.slice(mark).filter((r) => r.method !== 'GET'),
     async stop() {
       await sim.stop()

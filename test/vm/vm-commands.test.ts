@@ -131,9 +131,12 @@ test('a stale lock stops at once with the exact remedy; a transient one is waite
   assert.match(r.stderr, /qm unlock 1003/)
   assert.deepEqual(sb.mutations(mark), [])
   sb.sim.control.setLock(1003, 'backup')
-  setTimeout(() => sb.sim.control.setLock(1003, null), 1500)
   mark = sb.mark()
-  r = await sb.run('vm/start', ['--vmid', '1003'])
+  const run = sb.run('vm/start', ['--vmid', '1003'])
+  // the backup "ends" a little after the command has seen the lock
+  await sb.seen((q) => q.path === '/nodes/pve2/qemu/1003/status/current', mark)
+  setTimeout(() => sb.sim.control.setLock(1003, null), 700)
+  r = await run
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /locked \(backup\); waiting/)
   assert.equal(vmState(sb.sim, 1003)?.status, 'running')
@@ -141,7 +144,8 @@ test('a stale lock stops at once with the exact remedy; a transient one is waite
 
 test("PVE's hidden config lock timing out is retried, not shown as a failure", async () => {
   await sb.run('vm/stop', ['--vmid', '1003'])
-  await sb.sim.control.holdLock({ vmid: 1003 }, 600) // 600 simulated s = 1.2 s here: longer than PVE's 10 s wait
+  // the start task fails twice the way PVE's does when another writer holds the config lock
+  sb.sim.control.addFault({ kind: 'task-fail', type: 'qmstart', vmid: 1003, count: 2, message: "can't lock file '/var/lock/qemu-server/lock-1003.conf' - got timeout" })
   const r = await sb.run('vm/start', ['--vmid', '1003'])
   assert.equal(r.code, 0, r.stderr)
   assert.match(r.stderr, /got timeout; retrying/)
