@@ -3,6 +3,7 @@
 //
 //   await runCommand({ name: 'pve:vms', summary: 'List VMs', options: z.strictObject({...}),
 //                      run: async (opts, cli) => { ... } })
+import './boot.ts'
 import { z } from 'zod'
 import { AbortedError, EXIT, PmError, UsageError, type ExitCode, ApiError, TaskFailedError } from './errors.ts'
 import { redact } from './secrets.ts'

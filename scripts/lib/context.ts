@@ -1,11 +1,11 @@
 // What every command that talks to PVE opens first: the validated config and a client whose
 // credentials are resolved on the first request (so --help, --dry-run planning and config
-// errors never touch pass).
+// errors never touch pass). The HTTPS stack (undici) is loaded on the first request too, which
+// keeps --help and usage errors fast.
 import type { GlobalFlags } from './cli.ts'
 import { loadClusterConfig, type ClusterConfig } from './config.ts'
 import { resolveCredentials, type Credentials } from './credentials.ts'
 import { PveClient } from './pve/client.ts'
-import { createAgent } from './pve/tls.ts'
 
 export interface Context {
   config: ClusterConfig
@@ -25,7 +25,7 @@ export async function openContext(cli: Pick<GlobalFlags, 'configPath'>, opts: Co
 
 export function createClient(config: ClusterConfig, opts: ContextOptions = {}): PveClient {
   const timeoutMs = opts.timeoutMs ?? (Number(process.env.PM_API_TIMEOUT_MS) || 30_000)
-  const dispatcher = createAgent(config.tls, { connectTimeoutMs: Math.min(timeoutMs, 10_000), configFile: config.file })
+  const dispatcher = async () => (await import('./pve/tls.ts')).createAgent(config.tls, { connectTimeoutMs: Math.min(timeoutMs, 10_000), configFile: config.file })
   let credentials: Promise<Credentials> | undefined
   return new PveClient({
     nodes: config.cluster.nodes,

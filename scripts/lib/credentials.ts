@@ -1,7 +1,6 @@
 // The PVE API token: PVE_TOKEN_ID + PVE_TOKEN_SECRET from the environment, else `pass show <pass_path>`
 // (line 1 token id, line 2 secret). pass runs without a shell and its output is never echoed; the
 // secret is registered for redaction the moment it is read.
-import { spawn } from 'node:child_process'
 import { ConfigError } from './errors.ts'
 import type { ClusterConfig } from './config.ts'
 import { registerSecret } from './secrets.ts'
@@ -51,7 +50,8 @@ function credentialError(file: string, path: string, message: string): ConfigErr
 }
 
 /** `pass show <path>`: argv only (no shell), stdout captured, stderr kept for the error message. */
-function passShow(passPath: string, file: string, env: NodeJS.ProcessEnv): Promise<string> {
+async function passShow(passPath: string, file: string, env: NodeJS.ProcessEnv): Promise<string> {
+  const { spawn } = await import('node:child_process') // only when pass is actually used
   // Store extensions are sourced bash: never let a synced store run code through us.
   const childEnv = { ...env }
   delete childEnv.PASSWORD_STORE_ENABLE_EXTENSIONS

@@ -1,12 +1,13 @@
 // Cluster profiles (clusters/<name>.yaml): the schema, the loader, and the expansion of node groups
 // into concrete members. The cross-profile safety rules live in cluster/profile-rules.ts; a profile
 // is only returned when it passes them, so no operation ever starts from an unsafe profile.
-import { readdir, realpath } from 'node:fs/promises'
+import { readdir, readFile, realpath } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { z } from 'zod'
 import { ConfigError, NotFoundError, UsageError, type ConfigIssue } from './errors.ts'
 import { warn } from './output.ts'
-import { readYamlSource, zodIssuesToConfigIssues, type YamlSource } from './cluster/yaml-source.ts'
+import { parseYamlText } from './config.ts'
+import { yamlLocator, type Locate } from './cluster/yaml-source.ts'
 import { checkProfile, checkIsolation, type RuleIssue } from './cluster/profile-rules.ts'
 
 const required = (what: string) => (iss: { input?: unknown }) =>
@@ -57,7 +58,7 @@ export const nodeGroupSchema = z
     disk: diskSizeSchema.optional().describe('root disk size per VM, e.g. 100G (default: defaults.disk_size)'),
     start_vmid: vmidSchema.optional().describe('first VMID; the next VMs take the following numbers'),
     placement: z.enum(['spread', 'pack']).default('spread').describe('spread: across hypervisors; pack: on the fewest'),
-    assignments: z.array(assignmentSchema).default([]).describe('explicit per-VM settings; empty or exactly `count` entries'),
+    assignments: z.array(assignmentSchema).default([]).describe('explicit per-VM settings: none, or at least `count` entries (the first `count` are used, the rest are kept for scaling up)'),
   })
   .describe('a group of identical VMs')
 
@@ -167,9 +168,10 @@ export const groupPath = (role: Role): YamlPath => ['nodes', GROUP_KEY[role]]
 
 /**
  * The concrete VMs of a profile: assignments when given, else `<prefix>NN` with VMIDs from
- * start_vmid. `workers` overrides the worker count (scale).
+ * start_vmid. `workers` overrides the worker count (scale); `reserved` also yields the
+ * assignments beyond `count` (kept for scaling up).
  */
-export function expandMembers(profile: Profile, config?: ProfileConfig, override: { workers?: number } = {}): ProfileMember[] {
+export function expandMembers(profile: Profile, config?: ProfileConfig, override: { workers?: number; reserved?: boolean } = {}): ProfileMember[] {
   const members: ProfileMember[] = []
   const groups: [Role, NodeGroup | undefined][] = [
     ['controlplane', profile.nodes.controlplane],
@@ -177,7 +179,8 @@ export function expandMembers(profile: Profile, config?: ProfileConfig, override
   ]
   for (const [role, group] of groups) {
     if (!group) continue
-    const count = role === 'worker' && override.workers !== undefined ? override.workers : group.count
+    const base = role === 'worker' && override.workers !== undefined ? override.workers : group.count
+    const count = override.reserved ? Math.max(base, group.assignments.length) : base
     for (let i = 0; i < count; i++) {
       const a = group.assignments[i]
       members.push({
@@ -235,21 +238,24 @@ export async function listProfileFiles(dir: string): Promise<string[]> {
 }
 
 interface ParsedProfile {
-  source: YamlSource
+  locate: Locate
   profile?: Profile
   issues: ConfigIssue[]
 }
 
 async function parseProfileFile(file: string): Promise<ParsedProfile> {
-  const source = await readYamlSource(file)
-  if (source.issues.length) return { source, issues: source.issues }
-  const result = profileSchema.safeParse(source.value)
-  if (!result.success) return { source, issues: zodIssuesToConfigIssues(result.error, source, profileSchema) }
-  return { source, profile: result.data, issues: [] }
+  const text = await readFile(file, 'utf8')
+  const locate = yamlLocator(text)
+  try {
+    return { locate, profile: parseYamlText(text, file, profileSchema), issues: [] }
+  } catch (err) {
+    if (err instanceof ConfigError) return { locate, issues: err.issues }
+    throw err
+  }
 }
 
-function toConfigIssues(issues: RuleIssue[], source: YamlSource): ConfigIssue[] {
-  return issues.map((i) => ({ file: source.file, ...source.locate(i.path), path: i.path.join('.'), message: i.message }))
+function toConfigIssues(issues: RuleIssue[], file: string, locate: Locate): ConfigIssue[] {
+  return issues.map((i) => ({ file, ...locate(i.path), path: i.path.join('.'), message: i.message }))
 }
 
 export interface ProfileReport {
@@ -287,10 +293,25 @@ export async function checkProfileFile(file: string, config: ProfileConfig, opts
     else siblingErrors.push({ path: ['name'], severity: 'error', message: `isolation from ${other} cannot be checked: that profile is invalid (task pve:cluster:validate)` })
   }
   const all = [...own, ...checkIsolation(parsed.profile, others), ...siblingErrors]
-  const errors = toConfigIssues(all.filter((i) => i.severity === 'error'), parsed.source)
-  const warnings = toConfigIssues(all.filter((i) => i.severity === 'warning'), parsed.source)
+  const errors = toConfigIssues(all.filter((i) => i.severity === 'error'), file, parsed.locate)
+  const warnings = toConfigIssues(all.filter((i) => i.severity === 'warning'), file, parsed.locate)
   const profile = errors.length ? undefined : Object.assign(parsed.profile, { file })
   return { file, profile, errors, warnings }
+}
+
+/** Validates every profile of the clusters directory (or just `only`). */
+export async function checkAllProfiles(config: ProfileConfig, opts: LoadOptions = {}, only?: string): Promise<ProfileReport[]> {
+  const files = only ? [resolveProfilePath(only, opts)] : await listProfileFiles(clustersDir(opts))
+  const reports: ProfileReport[] = []
+  for (const file of files) {
+    reports.push(
+      await checkProfileFile(file, config, opts).catch((err: any) => {
+        if (err?.code !== 'ENOENT') throw err
+        return { file, errors: [{ file, path: '', message: 'file not found' }], warnings: [] }
+      }),
+    )
+  }
+  return reports
 }
 
 /**

@@ -7,7 +7,6 @@ import { EXIT } from '../lib/errors.ts'
 import { printOutput } from '../lib/output.ts'
 import { redact } from '../lib/secrets.ts'
 import { checkCluster, type NodeCheck } from '../lib/pve/check.ts'
-import { createAgent } from '../lib/pve/tls.ts'
 
 await runCommand({
   name: 'pve:check',
@@ -20,6 +19,7 @@ await runCommand({
   async run(opts, cli) {
     const config = await loadClusterConfig(cli.configPath)
     const credentials = await resolveCredentials(config)
+    const { createAgent } = await import('../lib/pve/tls.ts') // undici only when needed: fast --help
     const dispatcher = createAgent(config.tls, { connectTimeoutMs: opts.timeout * 1000, configFile: config.file })
     const report = await checkCluster(config, credentials, dispatcher, opts.timeout * 1000)
     await dispatcher.close()

@@ -93,12 +93,12 @@ test('plan classifies missing, matching, differing, foreign, busy and broken VMs
   assert.equal(template.vms[0].state, 'foreign')
 })
 
-test('hand-added tags are kept and a static MAC keeps the rest of net0', () => {
+test('hand-added tags are kept, the inherited template tag goes, a static MAC keeps the rest of net0', () => {
   const members = expandMembers(staging, config)
   members[0].mac = 'BC:24:11:AA:BB:01'
   const plan = planCluster({
     profile: staging, config, owner, members, nodes: [node('pve01', 40)],
-    live: [liveVm(1031, 'k0s01', {}, { tags: 'backup;talos', net0: 'virtio=BC:24:11:00:00:01,bridge=vmbr1,firewall=1', ipconfig0: `ip=${members[0].ip}/24,gw=${staging.network.gateway}`, nameserver: staging.network.dns!.join(' ') })],
+    live: [liveVm(1031, 'k0s01', {}, { tags: 'backup;talos;template', net0: 'virtio=BC:24:11:00:00:01,bridge=vmbr1,firewall=1', ipconfig0: `ip=${members[0].ip}/24,gw=${staging.network.gateway}`, nameserver: staging.network.dns!.join(' ') })],
   })
   assert.equal(plan.vms[0].actions.config!.tags, 'backup;controlplane;kubernetes;pm-managed;staging;talos')
   assert.equal(plan.vms[0].actions.config!.net0, 'virtio=BC:24:11:AA:BB:01,bridge=vmbr1,firewall=1')

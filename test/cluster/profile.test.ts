@@ -60,6 +60,21 @@ test('group defaults come from cluster-config.yaml defaults', async () => {
   }
 })
 
+test('assignments beyond count are kept for scaling up and checked like the others', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'profiles-'))
+  try {
+    const text = 'name: spare\ntype: generic\nnodes:\n  controlplane: { count: 1, name_prefix: s, start_vmid: 5100 }\n  workers:\n    count: 1\n    name_prefix: w\n    assignments:\n      - { name: w01, vmid: 5201 }\n      - { name: w02, vmid: 5202 }\ntemplate: 100\ntags: [spare]\n'
+    await writeFile(join(dir, 'spare.yaml'), text)
+    const p = await loadProfile(join(dir, 'spare.yaml'), exampleConfig, { dir })
+    assert.deepEqual(expandMembers(p, exampleConfig).map((m) => m.name), ['s01', 'w01'])
+    assert.deepEqual(expandMembers(p, exampleConfig, { workers: 2 }).map((m) => m.vmid), [5100, 5201, 5202])
+    await writeFile(join(dir, 'spare.yaml'), text.replace('vmid: 5202', 'vmid: 500'))
+    await assert.rejects(loadProfile(join(dir, 'spare.yaml'), exampleConfig, { dir }), /VMID 500 of w02 is outside vmid_ranges\.vms/)
+  } finally {
+    await rm(dir, { recursive: true })
+  }
+})
+
 const ruleDirs = (await readdir(join(FIXTURES, 'invalid'))).sort()
 
 test('there is one invalid fixture per rule', () => {

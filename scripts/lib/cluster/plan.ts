@@ -42,7 +42,7 @@ export interface DesiredVm {
 /** What the cluster config contributes to a VM (structurally part of ClusterConfig). */
 export interface PlanConfig {
   defaults?: { network_bridge?: string; storage?: string }
-  tags?: { managed?: string }
+  tags?: { managed?: string; templates?: string }
 }
 
 export type VmState = 'missing' | 'match' | 'differ' | 'busy' | 'broken' | 'foreign'
@@ -125,6 +125,16 @@ function netWithMac(current: unknown, mac: string, bridge: string): string {
   return formatNet({ ...dev, macaddr: mac })
 }
 
+/**
+ * Our tags added to the VM's; tags someone added by hand stay. The template tag a clone inherits
+ * goes: a cluster VM is not a template. undefined when nothing changes.
+ */
+function wantedTags(live: string[], ours: string[], templateTag: string | undefined): string | undefined {
+  const kept = live.filter((t) => t !== templateTag)
+  if (kept.length === live.length && ours.every((t) => live.includes(t))) return undefined
+  return [...new Set([...kept, ...ours])].sort().join(';')
+}
+
 export function desiredVms(input: Pick<PlanInput, 'profile' | 'config' | 'owner' | 'members' | 'live' | 'nodes' | 'savedPlacement'>): { vms: DesiredVm[]; warnings: string[] } {
   const { profile, config, owner, members } = input
   const fixed = new Map<string, string>()
@@ -180,8 +190,7 @@ export function vmActions(desired: DesiredVm, live: LiveVm, config: PlanConfig):
     ipconfig0: desired.ipconfig0,
     nameserver: desired.nameserver,
     net0: desired.mac ? netWithMac(cfg.net0, desired.mac, config.defaults?.network_bridge ?? 'vmbr0') : undefined,
-    // Keep tags someone added by hand; only add ours.
-    tags: desired.tags.every((t) => liveTags.includes(t)) ? undefined : [...liveTags, ...desired.tags].join(';'),
+    tags: wantedTags(liveTags, desired.tags, config.tags?.templates),
   })
   if (update.params) actions.config = update.params
   for (const c of update.changes) changes.push({ field: c.key, from: c.from === undefined ? '-' : String(c.from), to: c.to ?? '-' })
@@ -210,8 +219,11 @@ export function formatSize(bytes: number): string {
 /** Classifies one desired VM against what lives at its VMID. */
 export function planVm(desired: DesiredVm, live: LiveVm | undefined, owner: Owner, config: PlanConfig): VmPlan {
   if (!live) return { desired, state: 'missing', changes: [{ field: 'vm', from: '-', to: `clone of the template on ${desired.node}` }], actions: { clone: true, start: true }, drift: [] }
-  const description = live.config?.description as string | undefined
   if (live.template) return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note: `VMID ${live.vmid} is a template (${live.name})` }
+  // A clone in progress has only `lock: clone` in its config (no marker yet): wait, never act.
+  if (live.lock) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: `locked (${live.lock}): a task is still working on it` }
+  if (!live.config) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: 'its configuration could not be read (moving or being removed)' }
+  const description = live.config.description as string | undefined
   if (!isOwnedBy(description, owner)) {
     const other = parseOwner(description)
     const note = other
@@ -219,7 +231,6 @@ export function planVm(desired: DesiredVm, live: LiveVm | undefined, owner: Owne
       : `VMID ${live.vmid} is taken by ${live.name}, a VM without this cluster's owner marker`
     return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note }
   }
-  if (live.lock) return { desired, live, state: 'busy', changes: [], actions: {}, drift: [], note: `locked (${live.lock}): a task is still working on it` }
   if (live.name !== desired.name) {
     return { desired, live, state: 'foreign', changes: [], actions: {}, drift: [], note: `VMID ${live.vmid} carries this cluster's marker but is named ${live.name}, not ${desired.name}` }
   }

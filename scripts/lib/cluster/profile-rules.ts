@@ -26,7 +26,8 @@ export function nodeNetwork(profile: Profile): Ipv4Range | undefined {
 
 /** Every rule that concerns one profile on its own (plus cluster-config.yaml). */
 export function checkProfile(profile: Profile, config: ProfileConfig, fileBase: string): RuleIssue[] {
-  const members = expandMembers(profile, config)
+  // Assignments kept for scaling up are checked like the others: they are part of the plan.
+  const members = expandMembers(profile, config, { reserved: true })
   return [
     ...checkFileName(profile, fileBase),
     ...checkTypeSections(profile),
@@ -67,8 +68,8 @@ export function checkGroups(profile: Profile, members: ProfileMember[]): RuleIss
     const group = role === 'controlplane' ? profile.nodes.controlplane : profile.nodes.workers
     if (!group) continue
     const n = group.assignments.length
-    if (n !== 0 && n !== group.count) {
-      out.push(error([...groupPath(role), 'assignments'], `lists ${n} VM${n === 1 ? '' : 's'} but count is ${group.count}: list exactly count VMs, or none to number them automatically`))
+    if (n !== 0 && n < group.count) {
+      out.push(error([...groupPath(role), 'assignments'], `lists ${n} VM${n === 1 ? '' : 's'} but count is ${group.count}: list at least count VMs (entries beyond count are kept for scaling up), or none to number them automatically`))
     }
     const missingVmid = members.find((m) => m.role === role && m.vmid === undefined)
     if (missingVmid) out.push(error([...groupPath(role), 'start_vmid'], `is required unless every assignment has a vmid (${missingVmid.name} has none)`))
@@ -183,7 +184,7 @@ const normalizeRepo = (r: string) => r.trim().replace(/\.git$/, '').replace(/\/+
 /** Rules between this profile and every other profile: nothing may be shared. */
 export function checkIsolation(profile: Profile, others: { file: string; profile: Profile }[]): RuleIssue[] {
   const out: RuleIssue[] = []
-  const members = expandMembers(profile)
+  const members = expandMembers(profile, undefined, { reserved: true })
   const ourNet = nodeNetwork(profile)
   const cidrs = (p: Profile) =>
     [
@@ -193,7 +194,7 @@ export function checkIsolation(profile: Profile, others: { file: string; profile
 
   for (const { file, profile: other } of others) {
     const who = `cluster ${other.name} (${file})`
-    const theirs = expandMembers(other)
+    const theirs = expandMembers(other, undefined, { reserved: true })
     const theirVmids = new Map(theirs.filter((m) => m.vmid !== undefined).map((m) => [m.vmid!, m]))
     const theirIps = new Map<string, string>(theirs.filter((m) => m.ip).map((m) => [m.ip!, m.name]))
     if (other.talos?.vip) theirIps.set(other.talos.vip.ip, 'its VIP')

@@ -32,7 +32,8 @@ export interface PveClientOptions {
   nodes: Endpoint[]
   /** Resolved on the first request, so commands that never call the API never need a token. */
   credentials: () => Promise<Credentials>
-  dispatcher: Dispatcher
+  /** The HTTPS agent (pve/tls.ts), or a factory called on the first request. */
+  dispatcher: Dispatcher | (() => Promise<Dispatcher>)
   timeoutMs?: number
   /** Extra attempts for idempotent GETs on transient failures. */
   retries?: number
@@ -81,6 +82,7 @@ export class PveClient {
   readonly nodes: Endpoint[]
   private readonly options: PveClientOptions
   private credentials?: Promise<Credentials>
+  private dispatcher?: Promise<Dispatcher>
   private current = 0
 
   constructor(options: PveClientOptions) {
@@ -108,7 +110,12 @@ export class PveClient {
   }
 
   async close(): Promise<void> {
-    await this.options.dispatcher.close()
+    if (this.dispatcher) await (await this.dispatcher).close()
+  }
+
+  private agent(): Promise<Dispatcher> {
+    const d = this.options.dispatcher
+    return (this.dispatcher ??= typeof d === 'function' ? d() : Promise.resolve(d))
   }
 
   /** One request with the whole envelope; GETs are retried with backoff on transient failures. */
@@ -157,6 +164,7 @@ export class PveClient {
 
   private async send<T>(node: Endpoint, method: Method, path: string, params: Params | undefined, opts: RequestOptions): Promise<Envelope<T>> {
     const { tokenId, secret } = await (this.credentials ??= this.options.credentials())
+    const dispatcher = await this.agent()
     const encoded = encodeParams(params)
     const inQuery = method === 'GET' || method === 'DELETE'
     const apiPath = `/api2/json${path}${inQuery && encoded ? `?${encoded}` : ''}`
@@ -167,7 +175,7 @@ export class PveClient {
     const where = `${node.name} (${hostPort(node)})`
     let res: Dispatcher.ResponseData
     try {
-      res = await this.options.dispatcher.request({
+      res = await dispatcher.request({
         origin: `https://${hostPort(node)}`,
         path: apiPath,
         method,
