@@ -143,6 +143,13 @@ export type ClusterConfig = z.output<typeof configSchema> & { /** absolute path 
 export type ClusterNode = ClusterConfig['cluster']['nodes'][number]
 export type TlsConfig = ClusterConfig['tls']
 
+/** One line for humans: how the API certificate is verified. */
+export function describeTls(tls: TlsConfig): string {
+  if (tls.ca_file) return `CA file ${tls.ca_file}`
+  if (tls.fingerprint) return `pinned fingerprint${Array.isArray(tls.fingerprint) && tls.fingerprint.length > 1 ? `s (${tls.fingerprint.length})` : ''}`
+  return 'INSECURE (no verification)'
+}
+
 /** `~` → home directory; relative paths are relative to the file that names them. */
 export function expandPath(path: string, baseDir: string): string {
   const home = path === '~' || path.startsWith('~/') ? homedir() + path.slice(1) : path

@@ -3,7 +3,8 @@
 // errors never touch pass). The HTTPS stack (undici) is loaded on the first request too, which
 // keeps --help and usage errors fast.
 import type { GlobalFlags } from './cli.ts'
-import { loadClusterConfig, type ClusterConfig } from './config.ts'
+import { debug } from './cli.ts'
+import { describeTls, loadClusterConfig, type ClusterConfig } from './config.ts'
 import { resolveCredentials, type Credentials } from './credentials.ts'
 import { PveClient } from './pve/client.ts'
 
@@ -20,6 +21,7 @@ export interface ContextOptions {
 
 export async function openContext(cli: Pick<GlobalFlags, 'configPath'>, opts: ContextOptions = {}): Promise<Context> {
   const config = await loadClusterConfig(cli.configPath)
+  debug(`config ${config.file}: cluster ${config.cluster.name}, nodes ${config.cluster.nodes.map((n) => `${n.name}=${n.host}:${n.port}`).join(' ')}, TLS ${describeTls(config.tls)}`)
   return { config, client: createClient(config, opts) }
 }
 

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { outputOption, runCommand } from '../lib/cli.ts'
 import { loadClusterConfig } from '../lib/config.ts'
 import { resolveCredentials } from '../lib/credentials.ts'
-import { EXIT } from '../lib/errors.ts'
+import { ConfigError, EXIT } from '../lib/errors.ts'
 import { printOutput } from '../lib/output.ts'
 import { redact } from '../lib/secrets.ts'
 import { checkCluster, type NodeCheck } from '../lib/pve/check.ts'
@@ -18,7 +18,11 @@ await runCommand({
   }),
   async run(opts, cli) {
     const config = await loadClusterConfig(cli.configPath)
-    const credentials = await resolveCredentials(config)
+    // A missing or broken token is reported with the rest: the nodes are still probed.
+    const credentials = await resolveCredentials(config).catch((err: unknown) => {
+      if (err instanceof ConfigError) return { error: err.message }
+      throw err
+    })
     const { createAgent } = await import('../lib/pve/tls.ts') // undici only when needed: fast --help
     const dispatcher = createAgent(config.tls, { connectTimeoutMs: opts.timeout * 1000, configFile: config.file })
     const report = await checkCluster(config, credentials, dispatcher, opts.timeout * 1000)
@@ -36,7 +40,9 @@ await runCommand({
       const lines = [
         '',
         `tls: ${report.tls}`,
-        `token: ${report.token.id} from ${report.token.source}: ${report.token.valid === true ? 'valid' : report.token.valid === false ? 'REJECTED (401)' : 'not verified (no node answered)'}`,
+        report.token.error
+          ? `token: NONE: ${report.token.error}`
+          : `token: ${report.token.id} from ${report.token.source}: ${report.token.valid === true ? 'valid' : report.token.valid === false ? 'REJECTED (401)' : 'not verified (no node answered)'}`,
       ]
       const p = report.privileges
       if (p.checked) {
@@ -46,6 +52,7 @@ await runCommand({
       process.stdout.write(redact(lines.join('\n')) + '\n')
     }
     if (!reachable || report.token.valid === false) return EXIT.api
+    if (report.token.error) return EXIT.config
     if (reachable < report.nodes.length || report.privileges.missing.length || !report.privileges.checked) return EXIT.findings
     return EXIT.ok
   },

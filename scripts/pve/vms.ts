@@ -5,7 +5,7 @@ import { openContext } from '../lib/context.ts'
 import { formatBytes, formatPercent, printOutput } from '../lib/output.ts'
 import { listVms, type VmSummary } from '../lib/pve/resources.ts'
 
-export const vmColumns = [
+const vmColumns = [
   { header: 'vmid', value: (v: VmSummary) => v.vmid, align: 'right' as const },
   { header: 'name', value: (v: VmSummary) => v.name },
   { header: 'node', value: (v: VmSummary) => v.node },

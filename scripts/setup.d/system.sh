@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # Sourced by scripts/setup.sh (set -euo pipefail). Installs the Debian packages the tests need:
 # a real sshd/ssh for the SSH side of the simulator (test/sim/ssh) and real pass + gpg for the
-# credential tests. Fast no-op when everything is installed.
+# credential tests (jq: the documented RBAC bootstrap pipes the token JSON through it). Fast no-op
+# when everything is installed.
 
-system_packages=(openssh-server openssh-client pass gnupg)
+system_packages=(openssh-server openssh-client pass gnupg jq)
 
 system_missing_packages() {
   local pkg

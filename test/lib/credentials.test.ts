@@ -92,3 +92,19 @@ test('pass: a malformed token id is rejected; the secret never appears in the er
 test('no pass_path and no environment: explains both ways', async () => {
   await assert.rejects(resolveCredentials(config(), {}), /no API token: set credentials\.pass_path, or PVE_TOKEN_ID and PVE_TOKEN_SECRET/)
 })
+
+test('real pass with a throwaway GPG key: the token comes out of an encrypted store', async (t) => {
+  const { execFileSync } = await import('node:child_process')
+  const home = mkdtempSync(join(tmpdir(), 'pm-gpg-'))
+  const env = { PATH: process.env.PATH, HOME: home, GNUPGHOME: join(home, 'gnupg'), PASSWORD_STORE_DIR: join(home, 'store') }
+  const run = (cmd: string, args: string[], input?: string) => execFileSync(cmd, args, { env, input, stdio: ['pipe', 'pipe', 'pipe'] }).toString()
+  run('mkdir', ['-m', '700', env.GNUPGHOME])
+  t.after(() => run('gpgconf', ['--kill', 'gpg-agent'])) // the agent gpg started for this home
+  run('gpg', ['--batch', '--pinentry-mode', 'loopback', '--passphrase', '', '--quick-gen-key', 'pm-test@example.invalid', 'future-default', 'default', '1d'])
+  run('pass', ['init', 'pm-test@example.invalid'])
+  const secret = 'gpg00000-real-4000-8000-000000000005'
+  run('pass', ['insert', '-m', 'proxmox/lab/api-token'], `ops@pve!cli\n${secret}\n`)
+  assert.ok(!readFileSync(join(env.PASSWORD_STORE_DIR, 'proxmox/lab/api-token.gpg')).includes(secret), 'stored encrypted')
+  const creds = await resolveCredentials(config('proxmox/lab/api-token'), env)
+  assert.deepEqual(creds, { tokenId: 'ops@pve!cli', secret, source: 'pass:proxmox/lab/api-token' })
+})

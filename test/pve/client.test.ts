@@ -299,6 +299,30 @@ describe('retries, deadlines, failover', () => {
       },
     ))
 
+  test('a connection reset: a GET is retried, a POST is reported and not re-sent', () => {
+    let calls = 0
+    return withServer(
+      (req, res) => {
+        // the first GET and every POST lose their connection mid-request
+        if (req.method === 'POST' || ++calls === 1) return res.socket?.destroy()
+        sendJson(res, 200, { data: 'ok' })
+      },
+      async (s) => {
+        const c = client({ ca_file: pki.caFile }, [node(s)])
+        assert.equal(await c.get('/version'), 'ok')
+        assert.equal(s.requests.length, 2)
+        await assert.rejects(c.post('/nodes/pve1/qemu/100/status/start'), (err: ApiError) => {
+          assert.equal(err.status, 0)
+          assert.match(err.message, /connection closed while sending POST \/nodes\/pve1\/qemu\/100\/status\/start/)
+          assert.match(err.hint ?? '', /may or may not have been applied/)
+          return true
+        })
+        assert.equal(s.requests.filter((r) => r.method === 'POST').length, 1)
+        await c.close()
+      },
+    )
+  })
+
   test('fails over to the next node when one refuses connections, and stays there', () =>
     withServer(undefined, async (s) => {
       const failovers: string[] = []

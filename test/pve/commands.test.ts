@@ -235,6 +235,13 @@ describe('pve:check', () => {
     assert.match(r.stdout, /token: root@pam!sim from environment: REJECTED \(401\)/)
   })
 
+  test('no token at all: the nodes are still probed (reachable, TLS fine), the token problem is named, exit 2', async () => {
+    const r = await run('scripts/pve/check.ts', [], { PVE_TOKEN_ID: '', PVE_TOKEN_SECRET: '', PASSWORD_STORE_DIR: mkdtempSync(join(tmpdir(), 'pm-empty-store-')) })
+    assert.equal(r.code, EXIT.config, r.stdout + r.stderr)
+    assert.match(r.stdout, /\npve1 .* ok .*reachable; no token to authenticate with/)
+    assert.match(r.stdout, /token: NONE: .*credentials\.pass_path: /)
+  })
+
   test('a node that is down is diagnosed (connection refused), the others checked: exit 8', async () => {
     await sim.control.setNode('pve2', { mode: 'offline' })
     try {

@@ -1,6 +1,6 @@
 // pve:check: every configured node on its own (no failover, no retries), so each one's
 // reachability, TLS, version and the token's validity and privileges are diagnosed precisely.
-import type { ClusterConfig } from '../config.ts'
+import { describeTls, type ClusterConfig } from '../config.ts'
 import type { Credentials } from '../credentials.ts'
 import { ApiError } from '../errors.ts'
 import { PveClient } from './client.ts'
@@ -21,7 +21,8 @@ export interface NodeCheck {
 
 export interface CheckReport {
   tls: string
-  token: { id: string; source: string; valid: boolean | null }
+  /** valid: null when no node answered, or there was no token to check */
+  token: { id?: string; source?: string; valid: boolean | null; error?: string }
   nodes: NodeCheck[]
   privileges: { checked: boolean; missing: ToolPrivilege[]; required: number; error?: string }
 }
@@ -32,29 +33,39 @@ interface VersionInfo {
   repoid?: string
 }
 
-export async function checkCluster(config: ClusterConfig, credentials: Credentials, dispatcher: Dispatcher, timeoutMs = 5_000): Promise<CheckReport> {
+/**
+ * Checks all nodes at once. Without credentials (`{ error }`: pass missing, say) the nodes are
+ * still probed: a 401 then proves the node is reachable and its certificate right.
+ */
+export async function checkCluster(config: ClusterConfig, credentials: Credentials | { error: string }, dispatcher: Dispatcher, timeoutMs = 5_000): Promise<CheckReport> {
+  const token = 'error' in credentials ? undefined : credentials
   const report: CheckReport = {
-    tls: config.tls.ca_file ? `ca_file ${config.tls.ca_file}` : config.tls.fingerprint ? 'fingerprint pin' : 'insecure (no verification)',
-    token: { id: credentials.tokenId, source: credentials.source, valid: null },
+    tls: describeTls(config.tls),
+    token: token ? { id: token.tokenId, source: token.source, valid: null } : { valid: null, error: (credentials as { error: string }).error },
     nodes: [],
     privileges: { checked: false, missing: [], required: TOOL_PRIVILEGES.length },
   }
-  let answering: PveClient | undefined
-  for (const node of config.cluster.nodes) {
-    const client = new PveClient({ nodes: [node], credentials: async () => credentials, dispatcher, timeoutMs, retries: 0 })
-    const endpoint = `${node.host}:${node.port}`
-    const started = performance.now()
-    try {
-      const v = await client.get<VersionInfo>('/version')
-      report.nodes.push({ node: node.name, endpoint, ok: true, version: v.version, latencyMs: Math.round(performance.now() - started) })
-      report.token.valid = true
-      answering ??= client
-    } catch (err) {
-      if (!(err instanceof ApiError)) throw err
-      if (err.status === 401) report.token.valid ??= false
-      report.nodes.push({ node: node.name, endpoint, ok: false, failure: err.code ?? String(err.status), message: err.message, hint: err.hint })
-    }
+  const probe: Credentials = token ?? { tokenId: '', secret: '', source: 'none' }
+  const clients = config.cluster.nodes.map((node) => new PveClient({ nodes: [node], credentials: async () => probe, dispatcher, timeoutMs, retries: 0 }))
+  report.nodes = await Promise.all(
+    config.cluster.nodes.map(async (node, i): Promise<NodeCheck> => {
+      const endpoint = `${node.host}:${node.port}`
+      const started = performance.now()
+      try {
+        const v = await clients[i].get<VersionInfo>('/version')
+        return { node: node.name, endpoint, ok: true, version: v.version, latencyMs: Math.round(performance.now() - started) }
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err
+        if (err.status === 401 && !token) return { node: node.name, endpoint, ok: true, latencyMs: Math.round(performance.now() - started), message: 'reachable; no token to authenticate with' }
+        return { node: node.name, endpoint, ok: false, failure: err.code ?? String(err.status), message: err.message, hint: err.hint }
+      }
+    }),
+  )
+  if (token) {
+    if (report.nodes.some((n) => n.ok)) report.token.valid = true
+    else if (report.nodes.some((n) => n.failure === '401')) report.token.valid = false
   }
+  const answering = token && clients.find((_, i) => report.nodes[i].ok)
   if (answering) {
     try {
       const perms = await answering.get<PermissionMap>('/access/permissions')

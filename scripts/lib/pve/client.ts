@@ -283,8 +283,10 @@ export function transportError(err: unknown, ctx: TransportContext): ApiError {
   const base = { status: 0, method: ctx.method, path: ctx.path, code }
   const at = ctx.where
   if (ctx.aborted && !ctx.timedOut) return new ApiError({ ...base, message: `${ctx.method} ${ctx.path}: cancelled`, exitCode: EXIT.aborted })
+  // After the request left, a change may or may not have been applied: it is never re-sent blindly.
+  const unknownOutcome = ctx.method === 'GET' ? undefined : 'the change may or may not have been applied: check (task pve:tasks, the VM) before retrying'
   if (code === 'ETIMEDOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT')
-    return new ApiError({ ...base, message: `${at}: no response to ${ctx.method} ${ctx.path} within ${ctx.timeoutMs / 1000} s` })
+    return new ApiError({ ...base, message: `${at}: no response to ${ctx.method} ${ctx.path} within ${ctx.timeoutMs / 1000} s`, hint: unknownOutcome })
   if (code === 'UND_ERR_CONNECT_TIMEOUT')
     return new ApiError({ ...base, message: `${at}: connection timed out`, hint: 'is the node up, and port 8006 open in its firewall?' })
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN')
@@ -308,6 +310,6 @@ export function transportError(err: unknown, ctx: TransportContext): ApiError {
     return new ApiError({ ...base, message: `${at}: TLS certificate is not valid for '${ctx.node.host}' (${e?.reason ?? code}); nothing was sent`, hint: 'use the host name or address the certificate was issued for' })
   if (isTlsCode(code)) return new ApiError({ ...base, message: `${at}: TLS failure (${code}): ${e?.message ?? ''}`.trim() })
   if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET' || code === 'EPIPE')
-    return new ApiError({ ...base, message: `${at}: connection closed while sending ${ctx.method} ${ctx.path} (${code})` })
-  return new ApiError({ ...base, message: `${at}: ${ctx.method} ${ctx.path} failed: ${e?.message ?? String(err)}` })
+    return new ApiError({ ...base, message: `${at}: connection closed while sending ${ctx.method} ${ctx.path} (${code})`, hint: unknownOutcome })
+  return new ApiError({ ...base, message: `${at}: ${ctx.method} ${ctx.path} failed: ${e?.message ?? String(err)}`, hint: unknownOutcome })
 }

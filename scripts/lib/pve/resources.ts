@@ -138,8 +138,3 @@ export async function listNodes(client: PveClient): Promise<NodeSummary[]> {
     .map((r) => ({ node: r.node ?? r.id.replace(/^node\//, ''), status: r.status ?? 'unknown', cpu: r.cpu ?? 0, maxcpu: r.maxcpu ?? 0, mem: r.mem ?? 0, maxmem: r.maxmem ?? 0, uptime: r.uptime ?? 0 }))
     .sort((a, b) => a.node.localeCompare(b.node))
 }
-
-export async function assertNodeExists(client: PveClient, node: string): Promise<void> {
-  const nodes = await listNodes(client)
-  if (!nodes.some((n) => n.node === node)) throw new NotFoundError(`node '${node}' is not in the cluster (nodes: ${nodes.map((n) => n.node).join(', ') || 'none visible'})`)
-}

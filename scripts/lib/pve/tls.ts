@@ -24,12 +24,6 @@ export interface AgentOptions {
   configFile?: string
 }
 
-export function describeTls(tls: TlsConfig): string {
-  if (tls.ca_file) return `CA file ${tls.ca_file}`
-  if (tls.fingerprint) return 'pinned fingerprint'
-  return 'INSECURE (no verification)'
-}
-
 export function createAgent(tls: TlsConfig, opts: AgentOptions): Agent {
   const common = { maxCachedSessions: 0, timeout: opts.connectTimeoutMs }
   if (tls.ca_file) {

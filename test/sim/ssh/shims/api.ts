@@ -1,7 +1,7 @@
 // How the shims reach the simulated node: its PVE API over HTTPS, verified against the simulator's
 // CA, authenticated with the token the sshd harness put into the session environment.
 import { readFileSync } from 'node:fs'
-import { Agent, fetch } from 'undici'
+import { Agent, request } from 'node:https'
 
 export interface ApiFailure {
   status: number
@@ -31,6 +31,17 @@ function encode(params: Params): URLSearchParams {
   return out
 }
 
+/** Encodes one path segment exactly once, whether or not the caller already encoded it. */
+function encodeSegment(segment: string): string {
+  let decoded = segment
+  try {
+    decoded = decodeURIComponent(segment)
+  } catch {
+    // not valid percent-encoding: take it literally
+  }
+  return encodeURIComponent(decoded)
+}
+
 function env(name: string): string {
   const v = process.env[name]
   if (!v) throw new Error(`${name} is not set (the shims run inside the simulator's sshd sessions)`)
@@ -47,39 +58,58 @@ export class SimApi {
     this.node = env('PVE_SIM_NODE')
     this.#base = env('PVE_SIM_URL').replace(/\/+$/, '')
     this.#auth = `PVEAPIToken=${env('PVE_SIM_TOKEN_ID')}=${env('PVE_SIM_TOKEN_SECRET')}`
-    this.#agent = new Agent({ connect: { ca: readFileSync(env('PVE_SIM_CA_FILE')) } })
+    this.#agent = new Agent({ ca: readFileSync(env('PVE_SIM_CA_FILE')), keepAlive: true })
   }
 
   async call<T = unknown>(method: string, path: string, params: Params = {}): Promise<T> {
-    const url = new URL(`${this.#base}/api2/json${path.split('/').map(encodeURIComponent).join('/')}`)
-    const init: { method: string; headers: Record<string, string>; body?: string; dispatcher: Agent } = {
-      method,
-      headers: { Authorization: this.#auth },
-      dispatcher: this.#agent,
-    }
-    const encoded = encode(params)
-    if (method === 'GET' || method === 'DELETE') url.search = encoded.toString()
+    const url = new URL(`${this.#base}/api2/json${path.split('/').map(encodeSegment).join('/')}`)
+    const encoded = encode(params).toString()
+    const headers: Record<string, string> = { Authorization: this.#auth }
+    let body: string | undefined
+    if (method === 'GET' || method === 'DELETE') url.search = encoded
     else {
-      init.body = encoded.toString()
-      init.headers['Content-Type'] = 'application/x-www-form-urlencoded'
+      body = encoded
+      headers['Content-Type'] = 'application/x-www-form-urlencoded'
+      headers['Content-Length'] = String(Buffer.byteLength(body))
     }
-    const res = await fetch(url, init)
-    const text = await res.text()
-    let body: { data?: unknown; message?: string; errors?: Record<string, string> } = {}
+    const res = await this.#send(url, method, headers, body)
+    let parsed: { data?: unknown; message?: string; errors?: Record<string, string> } = {}
     try {
-      body = text ? JSON.parse(text) : {}
+      parsed = res.text ? JSON.parse(res.text) : {}
     } catch {
       // 401s have an empty body; other non-JSON bodies are reported by status below.
     }
     if (res.status !== 200) {
-      const message = body.message ?? `${res.statusText || `HTTP ${res.status}`}\n`
-      throw new ApiCallError({ status: res.status, message, errors: body.errors })
+      const message = parsed.message ?? `${res.reason || `HTTP ${res.status}`}\n`
+      throw new ApiCallError({ status: res.status, message, errors: parsed.errors })
     }
-    return body.data as T
+    return parsed.data as T
+  }
+
+  /** The simulator's control API (root token only): what PVE's CLIs do as root@pam in-process. */
+  async control<T = unknown>(action: string, ...args: unknown[]): Promise<T> {
+    const body = JSON.stringify({ action, args })
+    const res = await this.#send(new URL(`${this.#base}/sim/control`), 'POST', { Authorization: this.#auth, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) }, body)
+    const parsed = JSON.parse(res.text || '{}') as { data?: unknown; message?: string }
+    if (res.status !== 200) throw new ApiCallError({ status: res.status, message: parsed.message ?? `${res.reason}\n` })
+    return parsed.data as T
+  }
+
+  #send(url: URL, method: string, headers: Record<string, string>, body?: string): Promise<{ status: number; reason: string; text: string }> {
+    return new Promise((done, fail) => {
+      const req = request(url, { method, headers, agent: this.#agent }, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => done({ status: res.statusCode ?? 0, reason: res.statusMessage ?? '', text: Buffer.concat(chunks).toString() }))
+        res.on('error', fail)
+      })
+      req.on('error', fail)
+      req.end(body)
+    })
   }
 
   async close(): Promise<void> {
-    await this.#agent.close()
+    this.#agent.destroy()
   }
 }
 

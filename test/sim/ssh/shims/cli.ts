@@ -104,7 +104,14 @@ function parseBoolean(v: string): number | undefined {
 /** PVE::JSONSchema::get_options on top of Getopt::Long (prefix `-` or `--`, unique abbreviations). */
 export function getOptions(props: Record<string, PropSchema>, argv: string[], args: string[] | string, fixed: Record<string, string | number>, err: (s: string) => void): Params {
   const listParam = typeof args === 'string' ? args : undefined
-  const names = Object.keys(props).filter((p) => p !== listParam && !(p in fixed))
+  // apidoc.json writes indexed properties once, as `scsi[n]`; the CLI knows scsi0, scsi1, ...
+  props = { ...props }
+  for (const a of argv) {
+    const m = /^--?([a-z]+)(\d+)(?:=|$)/.exec(a)
+    const indexed = m && props[`${m[1]}[n]`]
+    if (indexed) props[`${m[1]}${m[2]}`] = indexed
+  }
+  const names = Object.keys(props).filter((p) => p !== listParam && !(p in fixed) && !p.endsWith('[n]'))
   const kind = (p: string) => {
     const pd = props[p]
     if (pd.type === 'boolean') return 'optional'

@@ -1,6 +1,6 @@
 // PVE::CLIFormatter: how pveum and pvesh print API results (`--output-format text|json|json-pretty|yaml`,
 // `--noborder`, `--noheader`, `--human-readable`, `--quiet`).
-import { stringify as toYaml } from 'yaml'
+import { createRequire } from 'node:module'
 import type { PropSchema } from './apidoc.ts'
 
 export const standardOutputOptions: Record<string, PropSchema> = {
@@ -67,7 +67,6 @@ const renderers: Record<string, (v: any) => string> = {
     }
     return `${value.toFixed(2)} ${units[unit]}`
   },
-  yaml: (v) => toYaml(v),
 }
 
 function dataToText(data: unknown, prop: PropSchema | undefined, opts: FormatOptions): string {
@@ -153,7 +152,11 @@ export function formatApiResult(data: unknown, returns: PropSchema | undefined, 
   const format = opts['output-format'] ?? 'text'
   if (format === 'json') return toJson(data)
   if (format === 'json-pretty') return toJson(data, true)
-  if (format === 'yaml') return `---\n${toYaml(canonical(data))}`
+  if (format === 'yaml') {
+    // Loaded on demand: the shims start fast without it.
+    const { stringify } = createRequire(import.meta.url)('yaml') as typeof import('yaml')
+    return `---\n${stringify(canonical(data))}`
+  }
   if (schema.type === 'object' || (schema.type === undefined && data && typeof data === 'object' && !Array.isArray(data))) {
     const obj = (data ?? {}) as Record<string, unknown>
     let keys = columns ?? propertiesToPrint(schema.properties)

@@ -195,9 +195,10 @@ const tree: Tree = {
     args: ['vmid'],
     params: { vmid: vmidParam },
     async run(ctx, p) {
-      const conf = await loadConfig(ctx, p.vmid as string)
-      if (conf.lock === undefined) return
-      await ctx.call('PUT', `/nodes/${ctx.node}/qemu/${p.vmid}/config`, { delete: 'lock', skiplock: 1 })
+      // qm runs as root@pam and rewrites the config under its lock; an API token cannot
+      // (skiplock is root@pam only), so this goes through the simulator's control API.
+      await loadConfig(ctx, p.vmid as string)
+      await ctx.api.control('unlock', Number(p.vmid))
     },
   },
   wait: {
