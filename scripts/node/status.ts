@@ -57,7 +57,8 @@ await runCommand({
         guests: guests.length,
         running: running.length,
         assignedMem: running.reduce((s, v) => s + (v.maxmem ?? 0), 0),
-        ha: lrm?.status && /maintenance/.test(lrm.status) ? 'maintenance' : lrm?.status,
+        // lrm status reads "pve1 (active, <date>)" or "pve1 (maintenance mode, <date>)"
+        ha: lrm?.status ? (/\(([^,)]+)/.exec(lrm.status)?.[1] ?? lrm.status) : undefined,
         evacuation: journal ? `${steps.filter((s) => s.status === 'done').length}/${steps.length} moved${journal.ha.enabled ? ', HA maintenance' : ''}` : undefined,
       }
       if (opts.node && row.status === 'online') {

@@ -9,12 +9,21 @@ import { locateGuest, migrateGuest, prepareMigration } from '../lib/node/migrate
 import { DEFAULT_POLICY } from '../lib/node/placement.ts'
 import { apiPath } from '../lib/pve/client.ts'
 
+const columns = [
+  { header: 'vmid', value: (r: { vmid: number }) => r.vmid },
+  { header: 'from', value: (r: { from: string }) => r.from },
+  { header: 'to', value: (r: { to: string }) => r.to },
+  { header: 'mode', value: (r: { mode: string }) => r.mode },
+  { header: 'local disks', value: (r: { withLocalDisks: boolean }) => (r.withLocalDisks ? 'yes' : 'no') },
+  { header: 'target storage', value: (r: { targetStorage?: string }) => r.targetStorage },
+]
+
 await runCommand({
   name: 'pve:vm:migrate',
   summary: 'Migrate a VM to another node (live when it runs), with PVE pre-check and capacity check',
   details: `Local disks travel with the VM (with-local-disks); when the target lacks the source storage,
 the disks go to --target-storage (default: the config's defaults.storage, else the roomiest image storage).
-HA-managed VMs are migrated through the HA stack. Examples:
+HA-managed VMs become an HA migration request; the command waits until the VM has arrived. Examples:
   task pve:vm:migrate VMID=1031 TARGET=pve02
   task pve:vm:migrate VMID=1031 TARGET=pve02 BWLIMIT=102400 -- --dry-run`,
   options: z.strictObject({
@@ -51,9 +60,8 @@ HA-managed VMs are migrated through the HA stack. Examples:
         printOutput(opts.output, { ...result, params }, [result], columns)
         return
       }
-      const path = result.mode === 'ha' ? apiPath`/cluster/ha/resources/${`vm:${guest.vmid}`}/migrate` : apiPath`/nodes/${guest.node}/${guest.type}/${guest.vmid}/migrate`
-      const upid = await client.post<unknown>(path, params)
-      process.stdout.write(`${typeof upid === 'string' ? upid : JSON.stringify(upid)}\n`)
+      const upid = await client.post<string>(apiPath`/nodes/${guest.node}/${guest.type}/${guest.vmid}/migrate`, params)
+      process.stdout.write(`${upid}\n`)
       return
     }
     info(`migrating VM ${guest.vmid} (${guest.name ?? ''}) from ${guest.node} to ${opts.target}…`)
@@ -61,12 +69,3 @@ HA-managed VMs are migrated through the HA stack. Examples:
     printOutput(opts.output, result, [result], columns)
   },
 })
-
-const columns = [
-  { header: 'vmid', value: (r: { vmid: number }) => r.vmid },
-  { header: 'from', value: (r: { from: string }) => r.from },
-  { header: 'to', value: (r: { to: string }) => r.to },
-  { header: 'mode', value: (r: { mode: string }) => r.mode },
-  { header: 'local disks', value: (r: { withLocalDisks: boolean }) => (r.withLocalDisks ? 'yes' : 'no') },
-  { header: 'target storage', value: (r: { targetStorage?: string }) => r.targetStorage },
-]

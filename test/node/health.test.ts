@@ -74,3 +74,9 @@ test('backup job selection: all with exclusions, explicit lists, pools, node res
   assert.equal(coveredBy(g, [{ id: 'p', pool: 'prod' }])?.id, 'p')
   assert.equal(coveredBy(g, [{ id: 'l', vmid: '99,100' }])?.id, 'l')
 })
+
+test('unreadable backup jobs are a warning, not a crash', () => {
+  const fs = runHealthChecks(base({ guests: [guest(100)], backupJobs: undefined, backupJobsError: '403 Permission check failed (/, Sys.Audit)' }))
+  assert.deepEqual(bad(fs), ['WARN backup-coverage -'])
+  assert.match(fs.find((f) => f.check === 'backup-coverage')!.message, /Sys\.Audit/)
+})

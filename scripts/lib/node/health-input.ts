@@ -1,17 +1,22 @@
 // Collects what the health checks read: nodes, guests with their configs, shared storages,
 // backup jobs and the newest backup of each guest.
+import { ApiError } from '../errors.ts'
 import type { PveClient } from '../pve/client.ts'
 import { apiPath } from '../pve/client.ts'
 import { listResources } from '../pve/resources.ts'
 import type { BackupJob, HealthGuest, HealthInput } from './health.ts'
 
 export async function readHealthInput(client: PveClient, policy: HealthInput['policy']): Promise<HealthInput> {
-  const [nodeRows, vmRows, storageRows, backupJobs] = await Promise.all([
-    listResources(client, 'node'),
-    listResources(client, 'vm'),
-    listResources(client, 'storage'),
-    client.get<BackupJob[]>('/cluster/backup'),
-  ])
+  const [nodeRows, vmRows, storageRows] = await Promise.all([listResources(client, 'node'), listResources(client, 'vm'), listResources(client, 'storage')])
+  // Without Sys.Audit on / the jobs are unreadable: report that as a finding instead of failing.
+  let backupJobs: BackupJob[] | undefined
+  let backupJobsError: string | undefined
+  try {
+    backupJobs = await client.get<BackupJob[]>('/cluster/backup')
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status === 0) throw err
+    backupJobsError = err.message
+  }
   const guests: HealthGuest[] = []
   const vms = vmRows.filter((r) => r.type === 'qemu' || r.type === 'lxc')
   for (let i = 0; i < vms.length; i += 16) {
@@ -48,6 +53,7 @@ export async function readHealthInput(client: PveClient, policy: HealthInput['po
     guests,
     sharedStorages,
     backupJobs,
+    backupJobsError,
     lastBackup,
     now: Math.floor(Date.now() / 1000),
     policy,

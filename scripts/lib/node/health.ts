@@ -46,7 +46,9 @@ export interface HealthInput {
   guests: HealthGuest[]
   /** storage id → shared? (a storage is shared if any listing says so) */
   sharedStorages: Set<string>
-  backupJobs: BackupJob[]
+  /** undefined when the jobs could not be read (the reason is in `backupJobsError`) */
+  backupJobs?: BackupJob[]
+  backupJobsError?: string
   /** newest backup time (epoch seconds) per VMID */
   lastBackup: Map<number, number>
   now: number // epoch seconds
@@ -108,8 +110,10 @@ export function runHealthChecks(input: HealthInput): Finding[] {
   }
 
   const maxAge = input.policy.backupMaxAgeDays * 86400
-  for (const g of guests) {
-    const job = coveredBy(g, input.backupJobs)
+  const jobs = input.backupJobs
+  if (!jobs) add('backup-coverage', 'WARN', '-', `cannot check: backup jobs unreadable (${input.backupJobsError ?? 'unknown error'})`)
+  for (const g of jobs ? guests : []) {
+    const job = coveredBy(g, jobs ?? [])
     const last = input.lastBackup.get(g.vmid)
     if (!job) {
       add('backup-coverage', 'WARN', vmLabel(g), 'not covered by any enabled backup job')

@@ -1,8 +1,8 @@
 // One guest migration, done the careful way: PVE's own pre-check (GET …/migrate), local disks
 // carried with `with-local-disks` and mapped with `targetstorage` when the target lacks the source
 // storage, a capacity check on the target, and a wait until the guest really is on the target.
-// HA-managed guests are handed to the HA stack (a plain migrate only queues an HA request and its
-// task ends at once, ProxLB#276), and we wait for the guest to arrive.
+// For HA-managed guests PVE turns the migrate call into an HA request (task `hamigrate`, which
+// ends at once while the real migration runs later, ProxLB#276): we wait for the guest to arrive.
 import { ConflictError, NotFoundError, RefusedError, TaskFailedError, UsageError } from '../errors.ts'
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { listResources, type ClusterResource } from '../pve/resources.ts'
@@ -124,7 +124,7 @@ export async function prepareMigration(client: PveClient, g: GuestRef, opts: Mig
   const base: MigrateResult = { vmid: g.vmid, from: g.node, to: opts.target, mode: 'offline', withLocalDisks: false }
   if (isHaManaged(g)) {
     await assertCapacity(client, target, running ? g.maxmem : 0, opts)
-    return { params: { node: opts.target }, result: { ...base, mode: 'ha' } }
+    return { params: { target: opts.target, online: running ? 1 : undefined, bwlimit: opts.bwlimit }, result: { ...base, mode: 'ha' } }
   }
 
   const check = await precheck(client, g, opts.target)
@@ -170,16 +170,12 @@ async function assertCapacity(client: PveClient, target: ClusterResource, needMe
 /** Migrates and waits until the guest runs on the target. */
 export async function migrateGuest(client: PveClient, g: GuestRef, opts: MigrateOptions): Promise<MigrateResult> {
   const { params, result } = await prepareMigration(client, g, opts)
-  if (result.mode === 'ha') {
-    await client.post(apiPath`/cluster/ha/resources/${`${g.type === 'lxc' ? 'ct' : 'vm'}:${g.vmid}`}/migrate`, params)
-    await waitForArrival(client, g.vmid, opts.target, opts.timeoutMs ?? 30 * 60_000)
-    return result
-  }
   const upid = await client.post<string>(apiPath`/nodes/${g.node}/${g.type}/${g.vmid}/migrate`, params)
   opts.onUpid?.(upid)
-  await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 200, maxPollMs: 2000 })
-  // The task can end before the config has moved (pvetui's lesson): confirm the new location.
-  await waitForArrival(client, g.vmid, opts.target, 60_000)
+  await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 50, maxPollMs: 2000 })
+  // The task can end before the config has moved (pvetui's lesson), and an HA request ends before
+  // the HA stack even starts: confirm the new location.
+  await waitForArrival(client, g.vmid, opts.target, result.mode === 'ha' ? (opts.timeoutMs ?? 30 * 60_000) : 60_000)
   return { ...result, upid }
 }
 

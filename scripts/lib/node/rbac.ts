@@ -5,8 +5,8 @@
  * Every privilege the tool's commands need, with the reason. The seed's list, adjusted to what the
  * code calls: VM.Console dropped (no console is ever opened); VM.Config.CDROM (ejecting an ISO
  * before migration), Datastore.AllocateTemplate (ISO upload, download-url), Sys.AccessNetwork
- * (PVE 9: download-url probes the network from the node) and Sys.Console (HA migrate requests)
- * added.
+ * (PVE 9: download-url probes the network from the node) added. HA node maintenance runs over
+ * SSH as the SSH user, not with the token.
  */
 export const ROLE_PRIVILEGES: Record<string, string> = {
   'VM.Audit': 'list guests, read configs and status',
@@ -32,7 +32,6 @@ export const ROLE_PRIVILEGES: Record<string, string> = {
   'Datastore.AllocateTemplate': 'upload ISOs, download images (download-url)',
   'Sys.Audit': 'cluster and node status, tasks, backup jobs, HA status',
   'Sys.AccessNetwork': 'download-url (PVE 9 requires it on the node)',
-  'Sys.Console': 'request HA migrations of HA-managed guests',
   'SDN.Use': 'attach VMs to bridges',
 }
 

@@ -53,6 +53,7 @@ export async function removeOrphan(client: PveClient, o: Orphan, guests: GuestCo
       throw new RefusedError(`${o.volid}: VMID ${o.vmid} exists after all (${(err as Error).message}); nothing removed`)
     })
   }
-  const upid = await client.delete<string | null>(apiPath`/nodes/${o.node}/storage/${o.storage}/content/${o.volid}`)
+  // delay: PVE waits up to that long itself and answers null when the deletion is done.
+  const upid = await client.delete<string | null>(apiPath`/nodes/${o.node}/storage/${o.storage}/content/${o.volid}`, { delay: 5 })
   if (typeof upid === 'string' && upid.startsWith('UPID:')) await waitForTask(client, upid, { pollMs: 200 })
 }

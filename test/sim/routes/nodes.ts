@@ -225,7 +225,8 @@ function registerStorage(r: Router) {
         if (sim.state.ownedVolids(owner).includes(vol.volid)) throw new PveError(`unable to delete volume '${vol.volid}' - volume is still in use (referenced by VM ${vol.vmid})`)
       }
       if ([...sim.state.volumes.values()].some((v) => v.base === vol.volid)) throw new PveError(`base volume '${vol.volid}' is still in use by linked clones`)
-      return worker(req, 'imgdel', vol.volid, async (t) => {
+      // pve-storage forks imgdel with an undef id: a volid (with ':') would break the UPID grammar
+      return worker(req, 'imgdel', '', async (t) => {
         await t.sleep(0.3)
         t.failPoint()
         sim.state.removeVolume(vol)

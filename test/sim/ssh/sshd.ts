@@ -175,6 +175,10 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshServer> {
         '  StrictHostKeyChecking yes',
         '  BatchMode yes',
         '  LogLevel ERROR',
+        // One connection per server, multiplexed: sessions skip the handshake. The master is
+        // started (and stopped) by the harness; clients only ever join it.
+        '  ControlMaster no',
+        `  ControlPath ${join(dir, 'mux')}`,
         '',
       ].join('\n'),
     )
@@ -203,7 +207,14 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshServer> {
     throw new Error(`could not start sshd: ${String(lastError)}\n${log}`)
   }
 
+  // Best effort: without the master every session simply makes its own connection.
+  await run('ssh', ['-F', configFile, '-o', 'ControlMaster=yes', '-o', 'ControlPersist=yes', '-N', '-f', alias]).catch(() => undefined)
+
   const running = child
+  // A test process that dies without stop() must not leave sshd behind (the mux master exits
+  // with its connection).
+  const killOnExit = () => running.kill('SIGKILL')
+  process.once('exit', killOnExit)
   let stopped = false
   return {
     host,
@@ -218,6 +229,8 @@ export async function startSshd(opts: StartSshdOptions): Promise<SshServer> {
     async stop() {
       if (stopped) return
       stopped = true
+      process.removeListener('exit', killOnExit)
+      await run('ssh', ['-F', configFile, '-O', 'exit', alias]).catch(() => undefined)
       if (running.exitCode === null && running.signalCode === null) {
         const exited = new Promise((r) => running.once('exit', r))
         running.kill('SIGTERM')

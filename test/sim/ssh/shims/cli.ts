@@ -338,7 +338,7 @@ export function fillPath(path: string, params: Params): string {
   return path.replace(/\{([^}]+)\}/g, (_, name: string) => {
     const v = params[name]
     delete params[name]
-    return encodeURIComponent(String(v))
+    return String(v) // SimApi.call encodes every segment; encoding here too sent `a%2540pve`
   })
 }
 
