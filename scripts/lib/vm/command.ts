@@ -7,7 +7,8 @@ import { info, printOutput, type Column, type OutputFormat } from '../output.ts'
 import { redact } from '../secrets.ts'
 import { waitForTask } from '../pve/tasks.ts'
 import type { BulkRow } from './bulk.ts'
-import { DEFAULT_TASK_TIMEOUT_MS, type VmOps } from './context.ts'
+import { DEFAULT_TASK_TIMEOUT_MS, type TaskWaiter, type VmOps } from './context.ts'
+import { ActiveTaskWatch } from './task-watch.ts'
 import { VmidAllocator } from './vmid.ts'
 
 export const lockTimeoutOption = z.coerce.number().int().min(0).default(600).describe('seconds to wait for a transient lock (clone, backup, migrate...) to go away')
@@ -20,9 +21,10 @@ export interface VmCommandContext extends Context {
 
 export async function openVmOps(cli: GlobalFlags, opts: { lockTimeout?: number } = {}): Promise<VmCommandContext> {
   const ctx = await openContext(cli)
+  const waitOne: TaskWaiter = (upid, o) => waitForTask(ctx.client, upid, { timeoutMs: o?.timeoutMs, onLog: o?.onLog })
   const ops: VmOps = {
     api: ctx.client,
-    wait: (upid, o) => waitForTask(ctx.client, upid, { timeoutMs: o?.timeoutMs, onLog: o?.onLog }),
+    wait: new ActiveTaskWatch(ctx.client, waitOne).wait,
     log: info,
     lockTimeoutMs: (opts.lockTimeout ?? 600) * 1000,
     taskTimeoutMs: DEFAULT_TASK_TIMEOUT_MS,

@@ -67,7 +67,7 @@ export function planPrune(snapshots: SnapshotInfo[], keep: number, label?: strin
   for (const o of ours) groups.set(o.parsed.label, [...(groups.get(o.parsed.label) ?? []), o])
   const doomed: SnapshotInfo[] = []
   for (const group of groups.values()) {
-    group.sort((a, b) => (b.snap.snaptime ?? b.parsed.time) - (a.snap.snaptime ?? a.parsed.time))
+    group.sort((a, b) => (b.snap.snaptime ?? b.parsed.time) - (a.snap.snaptime ?? a.parsed.time) || b.parsed.time - a.parsed.time)
     doomed.push(...group.slice(keep).map((o) => o.snap))
   }
   return doomed

@@ -185,3 +185,39 @@ test('a stale lock refuses changes until qm unlock removes it', async () => {
   assert.equal(config.lock, undefined)
   assert.equal(config.cores, 2)
 })
+
+test('snapshots, pending changes and disk resize through qm; pvesh ls lists a directory', async () => {
+  const vmid = await aStoppedVm()
+  const snap = await sshExec(ssh, `qm snapshot ${vmid} before-upgrade --description 'first one'`)
+  assert.equal(snap.code, 0, snap.stderr)
+  const list = await sshExec(ssh, `qm listsnapshot ${vmid}`)
+  assert.equal(list.code, 0, list.stderr)
+  const lines = list.stdout.split('\n').filter(Boolean)
+  assert.match(lines[0], /^`-> before-upgrade +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +first one$/)
+  assert.match(lines[1], /^ {2}`-> current +You are here!$/)
+
+  const bad = await sshExec(ssh, `qm delsnapshot ${vmid} no-such-snap`)
+  assert.deepEqual([bad.code, bad.stderr], [255, "snapshot 'no-such-snap' does not exist\n"])
+  const del = await sshExec(ssh, `qm delsnapshot ${vmid} before-upgrade`)
+  assert.equal(del.code, 0, del.stderr)
+  assert.deepEqual((await api.call<{ name: string }[]>('GET', `/nodes/${node}/qemu/${vmid}/snapshot`)).map((s) => s.name), ['current'])
+
+  const size = String((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)).scsi0).match(/size=(\d+)G/)![1]
+  // A failed resize task is reported on stderr; qm resize has no $upid_exit, so it still exits 0.
+  const grow = await sshExec(ssh, `qm disk resize ${vmid} scsi0 +2G && qm resize ${vmid} scsi0 1G`)
+  assert.equal(grow.code, 0, grow.stderr)
+  assert.match(grow.stderr, /shrinking disks is not supported/)
+  assert.match(String((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)).scsi0), new RegExp(`size=${Number(size) + 2}G`))
+
+  // Running VM: the memory change waits in [PENDING].
+  await sshExec(ssh, `qm start ${vmid}`)
+  await sshExec(ssh, `qm set ${vmid} --memory 4096`)
+  const pending = await sshExec(ssh, `qm pending ${vmid}`)
+  assert.match(pending.stdout, /^cur memory: 2048\nnew memory: 4096$/m)
+  await sshExec(ssh, `qm stop ${vmid}`)
+
+  const ls = await sshExec(ssh, `pvesh ls /nodes/${node}/qemu/${vmid}`)
+  assert.equal(ls.code, 0, ls.stderr)
+  assert.match(ls.stdout, /^-rwc- {8}config$/m)
+  assert.match(ls.stdout, /^Dr--- {8}status$/m)
+})

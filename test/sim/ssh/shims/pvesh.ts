@@ -4,7 +4,7 @@ import { childSegments, methodInfo, type PropSchema } from './apidoc.ts'
 import { PveError, fillPath, runCli, type Command, type Context, type Params, type Tree } from './cli.ts'
 import { formatApiResult, standardOutputOptions } from './format.ts'
 
-const METHODS: Record<string, string> = { get: 'GET', set: 'PUT', create: 'POST', delete: 'DELETE', ls: 'GET', usage: 'GET' }
+const METHODS: Record<string, string> = { get: 'GET', set: 'PUT', create: 'POST', delete: 'DELETE', ls: 'GET' }
 
 /** The API path is the first non-option word after the command; its schema defines the options. */
 function apiPathOf(argv: string[]): string | undefined {
@@ -64,7 +64,7 @@ const ls: Command = {
       const items = (await ctx.call('GET', path)) as Record<string, unknown>[]
       for (const item of items) if (item[key] !== undefined) rows.push({ name: String(item[key]), flags: flags(templated.methods, childSegments(`${path}/${item[key]}`).length > 0) })
     } else for (const c of children) rows.push({ name: c.name, flags: flags(c.methods, childSegments(`${path}/${c.name}`).length > 0) })
-    if ((fmt['output-format'] ?? 'text') === 'text') for (const r of rows.sort((a, b) => (a.name < b.name ? -1 : 1))) ctx.out(`${r.flags.padEnd(8)}${r.name}\n`)
+    if ((fmt['output-format'] ?? 'text') === 'text') for (const r of rows.sort((a, b) => (a.name < b.name ? -1 : 1))) ctx.out(`${r.flags}        ${r.name}\n`)
     else ctx.out(formatApiResult(rows.map((r) => ({ name: r.name, type: r.flags })), { type: 'array' }, fmt))
   },
 }
