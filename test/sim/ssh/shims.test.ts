@@ -74,7 +74,7 @@ test('qm set changes the simulator\'s state; bad values are refused with the usa
   assert.equal(config.tags, 'db;web')
   assert.equal(config.description, 'set over ssh')
 
-  const bad = await sshExec(ssh, `qm set ${vmid} --cores lots`)
+  const bad = await sshExec(ssh, `PM_SIM_NEGATIVE=1 qm set ${vmid} --cores lots`)
   assert.equal(bad.code, 255)
   assert.equal(bad.stderr, `400 Parameter verification failed.\ncores: type check ('integer') failed - got 'lots'\nqm set <vmid> [OPTIONS]\n`)
   assert.equal((await api.call<Record<string, unknown>>('GET', `/nodes/${node}/qemu/${vmid}/config`)).cores, 3)
