@@ -365,7 +365,8 @@ export async function verifyTornDown(o: EngineOptions, p: TeardownPrepared): Pro
   }
   const existing = new Set(view.vms.map((v) => v.vmid))
   for (const v of await findVolumes(o.client, view, ours)) if (!existing.has(v.vmid)) left.push(`volume ${v.volid} on ${v.node}`)
-  if (!left.length && state) p.journal.updateState((st) => ((st.vmids = []), (st.placement = {})))
+  // Gone with the VMs: a cluster created again needs its Flux bootstrap again.
+  if (!left.length && state) p.journal.updateState((st) => ((st.vmids = []), (st.placement = {}), delete st.flux))
   return left
 }
 
