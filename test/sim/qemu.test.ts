@@ -52,15 +52,18 @@ describe('simulator: clone', () => {
   })
 
   it('marks the new VM lock:clone while copying and refuses work on it', async () => {
-    await sim.control.setTimeFactor(0.02)
+    // Slow enough (seconds of wall time) that a loaded machine cannot finish the copy between the
+    // checks below; the test waits for the new VM to appear rather than sleeping a guessed time.
+    await sim.control.setTimeFactor(0.1)
     try {
       const upid = await c.post('/nodes/pve2/qemu/1003/clone', { newid: 2013 })
-      await new Promise((r) => setTimeout(r, 30))
-      const res = (await c.get('/cluster/resources', { type: 'vm' })).find((v: { vmid: number }) => v.vmid === 2013)
+      let res: { vmid: number; lock?: string } | undefined
+      while (!(res = (await c.get('/cluster/resources', { type: 'vm' })).find((v: { vmid: number }) => v.vmid === 2013))) await new Promise((r) => setTimeout(r, 5))
       assert.equal(res.lock, 'clone')
       const busy = await c.raw('PUT', '/nodes/pve2/qemu/2013/config', { onboot: 1 })
       assert.equal(busy.status, 500)
       assert.equal(busy.reason, 'VM is locked (clone)')
+      assert.equal((await c.get(`/nodes/pve2/tasks/${encodeURIComponent(upid)}/status`)).status, 'running', 'the checks above ran while the clone was copying')
       assert.equal((await c.wait(upid)).status.exitstatus, 'OK')
       assert.equal((await c.get('/nodes/pve2/qemu/2013/config')).lock, undefined)
     } finally {

@@ -7,7 +7,7 @@ import { formatSize, GiB, isCdrom, volidOwner, type Storage, type Volume } from 
 import { decodeUpid, type Task } from '../tasks.ts'
 import { bool, en, int, node, opt, params, str, storageId, vmid } from '../validate/schema.ts'
 import { splitList } from '../validate/formats.ts'
-import { nodeItem, storageEnabledOn } from '../views.ts'
+import { nodeItem, runningByNode, storageEnabledOn } from '../views.ts'
 import { now } from '../vmconfig.ts'
 import { worker } from './qemu.ts'
 
@@ -367,7 +367,10 @@ function vzdump(req: ApiRequest) {
 export function register(r: Router) {
   r.add({
     method: 'GET', path: '/nodes', permissions: { user: 'all' }, params: params({}),
-    handler: ({ sim, id }) => [...sim.state.nodes.values()].map((n) => ({ ...nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit'])), ssl_fingerprint: sim.fingerprints.get(n.name) })),
+    handler: ({ sim, id }) => {
+      const running = runningByNode(sim)
+      return [...sim.state.nodes.values()].map((n) => ({ ...nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit']), running), ssl_fingerprint: sim.fingerprints.get(n.name) }))
+    },
   })
   r.add({
     method: 'GET', path: '/nodes/{node}/status', proxyto: 'node', permissions: { check: ['perm', '/nodes/{node}', ['Sys.Audit']] },
