@@ -134,6 +134,8 @@ export class ClusterState {
   pools = new Map<string, Pool>()
   ha = new Map<string, HaResource>()
   maintenance = new Set<string>()
+  /** HA guests moved away by node maintenance → the node they return to when it ends (the CRM's maintenance_node). */
+  maintenanceOrigin = new Map<number, string>()
   nextidRange = { lower: 100, upper: 1_000_000 }
   private pidCounter = 0x1000
 
