@@ -16,6 +16,9 @@ export const PRIVILEGES = [
   'VM.GuestAgent.FileWrite', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.PowerMgmt', 'VM.Replicate',
   'VM.Snapshot', 'VM.Snapshot.Rollback',
 ]
+/** The simulator's own root token (privsep=0): full access, the control API, the SSH shims. */
+export const SIM_ROOT_TOKEN = 'root@pam!sim'
+
 // Shared, never mutated: root's answer for every path (a fresh Set per VM costs a 10k-VM listing).
 const ALL_PRIVILEGES: ReadonlySet<string> = new Set(PRIVILEGES)
 const vmAll = PRIVILEGES.filter((p) => p.startsWith('VM.'))

@@ -190,6 +190,19 @@ describe('simulator: config', () => {
     assert.equal(missing.status.exitstatus, "disk 'scsi9' does not exist")
   })
 
+  it('imports only images/import volumes; a filesystem path is root@pam\'s alone, not a token\'s', async () => {
+    sim.control.addFile('pve2', '/root/talos-nocloud.raw', 1024 ** 3)
+    const byPath = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=/root/talos-nocloud.raw' })
+    assert.deepEqual([byPath.status, byPath.reason], [500, 'Only root can pass arbitrary filesystem paths.'])
+    const iso = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=local:iso/talos-nocloud-amd64-v1.11.5.iso' })
+    assert.equal(iso.status, 400)
+    assert.deepEqual(iso.body.errors, { scsi5: "local:iso/talos-nocloud-amd64-v1.11.5.iso has wrong type 'iso' - needs to be 'images' or 'import'" })
+    assert.equal((await c.get('/nodes/pve2/qemu/1003/config')).scsi5, undefined, 'nothing changed')
+    const ok = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=local:import/noble-server-cloudimg-amd64.qcow2' })
+    assert.equal(ok.status, 200, ok.text)
+    assert.match((await c.get('/nodes/pve2/qemu/1003/config')).scsi5, /^local-lvm:vm-1003-disk-\d+,size=1G$/)
+  })
+
   it('waits 10 s (simulated) for the hidden config lock, then fails with PVE\'s text', async () => {
     await sim.control.holdLock({ vmid: 1003 }, 1000)
     const r = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { description: 'x' })
