@@ -54,7 +54,6 @@ await runCommand({
     }
 
     const profile = opts.profile!
-    const credentials = await resolveCredentials(config)
     const vms = await profileVms(config, profile, opts.playbook === 'reboot-vms' ? opts.group : 'all')
     if (!vms.length) throw new RefusedError(`profile ${profile} has no VMs in group ${opts.group}: nothing to do`)
     const list = vms.map((v) => `  ${v.name} (VMID ${v.vmid}, ${v.role})`).join('\n')
@@ -69,7 +68,7 @@ await runCommand({
       info(`cluster ${profile}: owner id ${owner.clusterId}${owner.fresh ? ' (new)' : ''}`)
       args.push('-e', JSON.stringify({ talos_provision_profile: profile }))
     }
-    const env = playbookEnv(config, { credentials, profile })
+    const env = playbookEnv(config, { credentials: await resolveCredentials(config), profile })
     const result = await runPlaybook({ playbook: opts.playbook, args: [...args, ...opts.ansibleArgs], env })
     return playbookExit(result.code)
   },

@@ -55,7 +55,8 @@ const label = (item: { _ansible_item_label?: unknown; item?: unknown }): string 
 
 function diffFiles(result: HostResult): string[] {
   const entries = [result.diff, ...(result.results ?? []).map((r) => r.diff)].flat().filter((d): d is DiffEntry => Boolean(d))
-  const files = entries.map((d) => d.after_header ?? d.before_header).filter((f): f is string => typeof f === 'string' && f.startsWith('/'))
+  // before_header names the file on the host; after_header may be the controller's rendered template.
+  const files = entries.map((d) => d.before_header ?? d.after_header).filter((f): f is string => typeof f === 'string' && f.startsWith('/'))
   return [...new Set(files)]
 }
 
