@@ -3,22 +3,9 @@
 // protect etcd quorum, confirmation and --dry-run.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { execFileSync } from 'node:child_process'
-import { STANDIN_TALOSCTL, workspace, type Workspace } from './fixture.ts'
-
-/** A bootstrapped cluster as the stand-in sees it (fixture addresses: cps 127.0.10.11.., workers 127.0.10.21..). */
-function runningCluster(ws: Workspace, cps: number, workers: number, override: Record<string, object> = {}): void {
-  const nodes: Record<string, object> = {}
-  for (let i = 0; i < cps; i++) nodes[`127.0.10.${11 + i}`] = { state: 'configured', role: 'controlplane', hostname: `lab-cp0${i + 1}`, version: 'v1.13.0' }
-  for (let i = 0; i < workers; i++) nodes[`127.0.10.${21 + i}`] = { state: 'configured', role: 'worker', hostname: `lab-w0${i + 1}`, version: 'v1.13.0' }
-  for (const [ip, patch] of Object.entries(override)) nodes[ip] = { ...nodes[ip], ...patch }
-  ws.setState({ autoCreate: false, nodes, cluster: { bootstrapped: true, bootstrapCalls: 1, excluded: [] } })
-  // Commands that talk to nodes need a talosconfig; the stand-in only checks that it exists.
-  mkdirSync(join(ws.dir, 'state/lab'), { recursive: true })
-  writeFileSync(join(ws.dir, 'state/lab/talosconfig'), 'context: lab\n')
-}
+import { STANDIN_TALOSCTL, runningCluster, workspace, type Workspace } from './fixture.ts'
 
 /** Hostnames of the etcd members, read from `via` (this read is logged like any other call). */
 const members = (ws: Workspace, via = '127.0.10.11') => {
