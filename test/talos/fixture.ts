@@ -137,5 +137,5 @@ export function runningCluster(ws: Workspace, cps: number, workers: number, over
   for (const [ip, patch] of Object.entries(override)) nodes[ip] = { ...nodes[ip], ...patch }
   ws.setState({ autoCreate: false, nodes, cluster: { bootstrapped: true, bootstrapCalls: 1, excluded: [] } })
   mkdirSync(join(ws.dir, 'state/lab'), { recursive: true })
-  writeFileSync(join(ws.dir, 'state/lab/talosconfig'), 'context: lab\n')
+  if (!existsSync(join(ws.dir, 'state/lab/talosconfig'))) writeFileSync(join(ws.dir, 'state/lab/talosconfig'), 'context: lab\n')
 }
