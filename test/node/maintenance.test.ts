@@ -116,6 +116,23 @@ test('apply stops at the first failure and a re-run resumes without migrating an
   assert.deepEqual(where(), start)
 })
 
+test('a token that may not migrate every guest is refused before the first migration, naming what is missing', async () => {
+  const planFile = join(dir, 'plan-perm.yaml')
+  let r = await run('node/evacuate.ts', ['--node', 'pve1', '--plan-file', planFile])
+  assert.equal(r.code, 0, r.stderr)
+  // may read everything, and migrate only VM 2000
+  const token = sim.control.createToken('ops@pve', 'maint', { acl: [{ path: '/', role: 'PVEAuditor' }, { path: '/vms/2000', role: 'PVEVMAdmin' }] })
+  const before = where()
+  const posts = migratePosts().length
+  r = await runScript('scripts/node/apply.ts', ['--plan', planFile, '--yes'], { env: { ...env, PVE_TOKEN_ID: token.id, PVE_TOKEN_SECRET: token.secret } })
+  assert.equal(r.code, 4, r.stderr)
+  assert.match(r.stderr, /lacks privileges for this operation: VM\.Migrate on \/vms\/2001, \/vms\/2002, \/vms\/2003, /)
+  assert.doesNotMatch(r.stderr, /VM\.Migrate on [^;]*\/vms\/2000\b/)
+  assert.equal(migratePosts().length, posts, 'not a single migration started')
+  assert.deepEqual(where(), before)
+  assert.ok(!r.stdout.includes(token.secret) && !r.stderr.includes(token.secret))
+})
+
 test('a stale plan (a new guest on the node) is refused', async () => {
   const planFile = join(dir, 'plan3.yaml')
   let r = await run('node/evacuate.ts', ['--node', 'pve2', '--plan-file', planFile])

@@ -286,10 +286,11 @@ describe('retries, deadlines, failover', () => {
     withServer(
       () => {}, // never answers
       async (s) => {
-        const c = client({ ca_file: pki.caFile }, [node(s)], { retries: 1, timeoutMs: 150 })
+        // Long enough for a TLS handshake on a loaded machine: the server must see each request.
+        const c = client({ ca_file: pki.caFile }, [node(s)], { retries: 1, timeoutMs: 1500 })
         await assert.rejects(c.get('/version'), (err: ApiError) => {
           assert.equal(err.code, 'ETIMEDOUT')
-          assert.match(err.message, /no response to GET \/version within 0\.15 s/)
+          assert.match(err.message, /no response to GET \/version within 1\.5 s/)
           return true
         })
         assert.equal(s.requests.length, 2)

@@ -16,6 +16,11 @@ export const PRIVILEGES = [
   'VM.GuestAgent.FileWrite', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.PowerMgmt', 'VM.Replicate',
   'VM.Snapshot', 'VM.Snapshot.Rollback',
 ]
+/** The simulator's own root token (privsep=0): full access, the control API, the SSH shims. */
+export const SIM_ROOT_TOKEN = 'root@pam!sim'
+
+// Shared, never mutated: root's answer for every path (a fresh Set per VM costs a 10k-VM listing).
+const ALL_PRIVILEGES: ReadonlySet<string> = new Set(PRIVILEGES)
 const vmAll = PRIVILEGES.filter((p) => p.startsWith('VM.'))
 const BUILTIN_ROLES: Record<string, string[]> = {
   Administrator: PRIVILEGES,
@@ -148,10 +153,10 @@ export class AccessControl {
     return privs
   }
 
-  /** Effective privileges of an identity on a path (root@pam: all; privsep tokens: token ∩ user). */
-  permissions(id: Identity, path: string): Set<string> {
-    if (id.userid === 'root@pam' && (!id.tokenid || !this.users.get('root@pam')!.tokens.get(id.tokenid)?.privsep)) return new Set(PRIVILEGES)
-    const userPrivs = id.userid === 'root@pam' ? new Set(PRIVILEGES) : this.privsOnPath(id.userid, 'user', path)
+  /** Effective privileges of an identity on a path (root@pam: all; privsep tokens: token ∩ user). Read-only. */
+  permissions(id: Identity, path: string): ReadonlySet<string> {
+    if (id.userid === 'root@pam' && (!id.tokenid || !this.users.get('root@pam')!.tokens.get(id.tokenid)?.privsep)) return ALL_PRIVILEGES
+    const userPrivs = id.userid === 'root@pam' ? ALL_PRIVILEGES : this.privsOnPath(id.userid, 'user', path)
     if (!id.tokenid) return userPrivs
     const token = this.users.get(id.userid)?.tokens.get(id.tokenid)
     if (!token?.privsep) return userPrivs

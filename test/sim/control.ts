@@ -70,7 +70,10 @@ export class Control {
       if (opts.maintenance) {
         this.sim.state.maintenance.add(name)
         this.evacuateHa(name)
-      } else this.sim.state.maintenance.delete(name)
+      } else {
+        this.sim.state.maintenance.delete(name)
+        this.returnHa(name)
+      }
     }
   }
 
@@ -80,7 +83,19 @@ export class Control {
     if (!target) return
     for (const ha of this.sim.state.ha.values()) {
       const vm = this.sim.state.vms.get(ha.vmid)
-      if (vm?.node === name) vm.node = target.name
+      if (vm?.node !== name) continue
+      vm.node = target.name
+      this.sim.state.maintenanceOrigin.set(vm.vmid, name)
+    }
+  }
+
+  /** When maintenance ends, the CRM moves the guests it moved away back to the node. */
+  private returnHa(name: string) {
+    for (const [vmid, origin] of this.sim.state.maintenanceOrigin) {
+      if (origin !== name) continue
+      this.sim.state.maintenanceOrigin.delete(vmid)
+      const vm = this.sim.state.vms.get(vmid)
+      if (vm && [...this.sim.state.ha.values()].some((ha) => ha.vmid === vmid)) vm.node = name
     }
   }
 

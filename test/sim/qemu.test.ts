@@ -52,15 +52,18 @@ describe('simulator: clone', () => {
   })
 
   it('marks the new VM lock:clone while copying and refuses work on it', async () => {
-    await sim.control.setTimeFactor(0.02)
+    // Slow enough (seconds of wall time) that a loaded machine cannot finish the copy between the
+    // checks below; the test waits for the new VM to appear rather than sleeping a guessed time.
+    await sim.control.setTimeFactor(0.1)
     try {
       const upid = await c.post('/nodes/pve2/qemu/1003/clone', { newid: 2013 })
-      await new Promise((r) => setTimeout(r, 30))
-      const res = (await c.get('/cluster/resources', { type: 'vm' })).find((v: { vmid: number }) => v.vmid === 2013)
+      let res: { vmid: number; lock?: string } | undefined
+      while (!(res = (await c.get('/cluster/resources', { type: 'vm' })).find((v: { vmid: number }) => v.vmid === 2013))) await new Promise((r) => setTimeout(r, 5))
       assert.equal(res.lock, 'clone')
       const busy = await c.raw('PUT', '/nodes/pve2/qemu/2013/config', { onboot: 1 })
       assert.equal(busy.status, 500)
       assert.equal(busy.reason, 'VM is locked (clone)')
+      assert.equal((await c.get(`/nodes/pve2/tasks/${encodeURIComponent(upid)}/status`)).status, 'running', 'the checks above ran while the clone was copying')
       assert.equal((await c.wait(upid)).status.exitstatus, 'OK')
       assert.equal((await c.get('/nodes/pve2/qemu/2013/config')).lock, undefined)
     } finally {
@@ -185,6 +188,19 @@ describe('simulator: config', () => {
     assert.equal(shrink.status.exitstatus, 'shrinking disks is not supported')
     const missing = await c.wait(await c.put('/nodes/pve2/qemu/1003/resize', { disk: 'scsi9', size: '+1G' }))
     assert.equal(missing.status.exitstatus, "disk 'scsi9' does not exist")
+  })
+
+  it('imports only images/import volumes; a filesystem path is root@pam\'s alone, not a token\'s', async () => {
+    sim.control.addFile('pve2', '/root/talos-nocloud.raw', 1024 ** 3)
+    const byPath = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=/root/talos-nocloud.raw' })
+    assert.deepEqual([byPath.status, byPath.reason], [500, 'Only root can pass arbitrary filesystem paths.'])
+    const iso = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=local:iso/talos-nocloud-amd64-v1.11.5.iso' })
+    assert.equal(iso.status, 400)
+    assert.deepEqual(iso.body.errors, { scsi5: "local:iso/talos-nocloud-amd64-v1.11.5.iso has wrong type 'iso' - needs to be 'images' or 'import'" })
+    assert.equal((await c.get('/nodes/pve2/qemu/1003/config')).scsi5, undefined, 'nothing changed')
+    const ok = await c.raw('PUT', '/nodes/pve2/qemu/1003/config', { scsi5: 'local-lvm:0,import-from=local:import/noble-server-cloudimg-amd64.qcow2' })
+    assert.equal(ok.status, 200, ok.text)
+    assert.match((await c.get('/nodes/pve2/qemu/1003/config')).scsi5, /^local-lvm:vm-1003-disk-\d+,size=1G$/)
   })
 
   it('waits 10 s (simulated) for the hidden config lock, then fails with PVE\'s text', async () => {

@@ -6,7 +6,7 @@ import net from 'node:net'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PveError } from './clock.ts'
 import { redactParams, type SimContext } from './context.ts'
-import type { Identity } from './auth.ts'
+import { SIM_ROOT_TOKEN, type Identity } from './auth.ts'
 import type { ApiRequest, RouteSpec, Router } from './router.ts'
 import { validateParams } from './validate/engine.ts'
 import type { ParametersSchema } from './validate/schema.ts'
@@ -148,6 +148,8 @@ async function processRequest(args: HandleArgs, req: IncomingMessage, body: Buff
     if (sim.opts.authFailureDelayMs) await new Promise((r) => setTimeout(r, sim.opts.authFailureDelayMs))
     throw e
   }
+  // qm/pvesh/pveum on a node run in-process as root@pam; the SSH shims say so with the sim's root token.
+  if (req.headers['x-sim-cli'] === 'root@pam' && id.authid === SIM_ROOT_TOKEN) id = { authid: 'root@pam', userid: 'root@pam' }
   rec.authid = id.authid
 
   const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase()

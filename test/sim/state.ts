@@ -134,6 +134,8 @@ export class ClusterState {
   pools = new Map<string, Pool>()
   ha = new Map<string, HaResource>()
   maintenance = new Set<string>()
+  /** HA guests moved away by node maintenance → the node they return to when it ends (the CRM's maintenance_node). */
+  maintenanceOrigin = new Map<number, string>()
   nextidRange = { lower: 100, upper: 1_000_000 }
   private pidCounter = 0x1000
 
@@ -202,11 +204,23 @@ export class ClusterState {
 
   volumesOn(storage: Storage, node: string): Volume[] {
     const prefix = `${this.scope(storage, node)}|`
-    return [...this.volumes.entries()].filter(([k]) => k.startsWith(prefix)).map(([, v]) => v)
+    const out: Volume[] = []
+    for (const [k, v] of this.volumes) if (k.startsWith(prefix)) out.push(v)
+    return out
   }
 
   usedBytes(storage: Storage, node: string): number {
     return this.volumesOn(storage, node).reduce((sum, v) => sum + v.size, 0)
+  }
+
+  /** Used bytes of every storage scope (see scope()) in one pass: listings of many storages. */
+  usedBytesByScope(): Map<string, number> {
+    const used = new Map<string, number>()
+    for (const [k, v] of this.volumes) {
+      const scope = k.slice(0, k.indexOf('|'))
+      used.set(scope, (used.get(scope) ?? 0) + v.size)
+    }
+    return used
   }
 
   /** Next free volume name for a VM disk (find_free_diskname), per storage type. */

@@ -10,7 +10,7 @@ before(async () => {
 })
 after(() => sb.stop())
 
-const json = (s: string) => JSON.parse(s) as { vmid: number; node: string; strategy: string; template: number }
+const json = (s: string) => JSON.parse(s) as { vmid: number; name: string; node: string; strategy: string; template: number }
 
 test('clone allocates the first free VMID of vmid_ranges.vms, adds the ownership tag, drops the template tag', async () => {
   const r = await sb.run('vm/clone', ['--template', '100', '--name', 'app-1', '--output', 'json'])
@@ -64,15 +64,41 @@ test('refusals: an existing VMID, a VMID in the template range, a VM that is not
 
 test('20 clones started at once get 20 distinct VMIDs and no lock error reaches the user', async () => {
   const before = new Set(sb.sim.control.state().vms.map((v) => v.vmid))
-  const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => sb.run('vm/clone', ['--template', '100', '--name', `par-${i}`, '--full', '--output', 'json'])))
-  for (const r of runs) {
+  // A barrier instead of hoping that 20 processes overlap on a loaded machine: the template carries
+  // a transient lock (a backup of it is running), so every clone reads the template's config and
+  // then waits for the lock. Once all 20 have read it, the lock goes away and they all go at once.
+  sb.sim.control.setLock(100, 'backup')
+  const mark = sb.mark()
+  let finished = false
+  const runs = Promise.all(Array.from({ length: 20 }, (_, i) => sb.run('vm/clone', ['--template', '100', '--name', `par-${i}`, '--full', '--output', 'json'])))
+  void runs.then(() => (finished = true))
+  const templateConfigReads = () => sb.sim.requests.slice(mark).filter((q) => q.method === 'GET' && q.path === '/nodes/pve1/qemu/100/config').length
+  // (finished: a clone that failed before reaching the lock must fail the test, not hang it)
+  await until(() => templateConfigReads() >= 20 || finished)
+  assert.equal(finished, false, 'every clone waits for the template lock')
+  assert.deepEqual(sb.mutations(mark), [], 'no clone started while the template was locked')
+  sb.sim.control.unlock(100)
+  const results = await runs
+  for (const r of results) {
     assert.equal(r.code, 0, r.stderr)
-    assert.doesNotMatch(r.stdout, /can't lock file|got timeout/)
+    assert.match(r.stderr, /VM 100 is locked \(backup\); waiting/)
+    assert.doesNotMatch(r.stdout + r.stderr, /can't lock file|got timeout|got lock request timeout|VM is locked/)
   }
-  const ids = runs.map((r) => json(r.stdout).vmid)
+  const ids = results.map((r) => json(r.stdout).vmid)
   assert.equal(new Set(ids).size, 20)
+  const clonePosts = sb.sim.requests.slice(mark).filter((q) => q.method === 'POST' && q.path === '/nodes/pve1/qemu/100/clone')
+  assert.ok(clonePosts.length >= 20)
   for (const id of ids) {
     assert.ok(!before.has(id) && id >= 1000 && id <= 9999, `fresh id ${id}`)
-    assert.equal(vmState(sb.sim, id)?.config.lock, undefined)
+    const vm = vmState(sb.sim, id)!
+    assert.equal(vm.config.lock, undefined)
+    assert.match(String(vm.config.name), /^par-\d+$/)
+    assert.equal(ids.filter((x) => x === id).length, 1)
   }
+  assert.deepEqual(results.map((r) => json(r.stdout).name).sort(), Array.from({ length: 20 }, (_, i) => `par-${i}`).sort())
 })
+
+/** Polls a condition of the simulator's request log (synchronisation on events, not on time). */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((r) => setTimeout(r, 20))
+}

@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { classifyLock, waitForUnlock, lockRemedy, isLockTimeout, lockedBy } from '../../scripts/lib/vm/locks.ts'
+import { classifyLock, waitForUnlock, lockRemedy, isLockTimeout, lockedBy, describeContention } from '../../scripts/lib/vm/locks.ts'
 import { ConflictError } from '../../scripts/lib/errors.ts'
 
 function fakeClock() {
@@ -55,4 +55,18 @@ test('PVE lock texts are recognised', () => {
   assert.ok(isLockTimeout("clone failed: cfs-lock 'storage-ceph' error: got lock request timeout"))
   assert.ok(!isLockTimeout('VM is locked (backup)'))
   assert.equal(lockedBy('VM is locked (snapshot-delete)'), 'snapshot-delete')
+})
+
+test('retried contention is described in words, never with PVE\'s raw lock text', () => {
+  const cases: [string, RegExp][] = [
+    ["can't lock file '/var/lock/qemu-server/lock-101.conf' - got timeout", /^the configuration of VM 101 is busy/],
+    ["clone failed: can't lock file '/var/lock/pve-manager/pve-storage-local-lvm' - got timeout", /^storage local-lvm is busy/],
+    ["clone failed: cfs-lock 'storage-ceph' error: got lock request timeout", /^storage ceph is busy/],
+    ["can't lock file '/var/lock/pve-manager/pve-migrate-1007' - got timeout", /^a migration of VM 1007/],
+    ['VM is locked (snapshot)', /^VM is locked \(snapshot\)$/],
+  ]
+  for (const [raw, words] of cases) {
+    assert.match(describeContention(raw), words)
+    assert.doesNotMatch(describeContention(raw), /can't lock file|got timeout|got lock request timeout/)
+  }
 })

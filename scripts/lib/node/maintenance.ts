@@ -3,6 +3,7 @@
 import { ConflictError, RefusedError, TaskFailedError } from '../errors.ts'
 import type { PveClient } from '../pve/client.ts'
 import { listResources } from '../pve/resources.ts'
+import { assertPrivileges, vmRequirements, type Requirement } from '../vm/permissions.ts'
 import { applyMoves, type ApplyResult, type MoveEvent } from './apply.ts'
 import { locateGuest, migrateGuest, toGuestRef } from './migrate.ts'
 import { planReturn, writeJournal, type Journal, type Move, type Plan } from './plan.ts'
@@ -50,8 +51,25 @@ function runner(client: PveClient, opts: MaintenanceOptions) {
   }
 }
 
+/**
+ * Permission preflight before the first migration: VM.Migrate on every guest that moves (or its
+ * pool), Datastore.AllocateSpace on the storages local disks are moved to. A token that may move
+ * only some guests fails here, naming what is missing, instead of half-way through the node.
+ */
+export async function assertCanMigrate(client: PveClient, moves: Move[]): Promise<void> {
+  if (!moves.length) return
+  const pools = new Map((await listResources(client, 'vm')).map((r) => [Number(r.vmid), r.pool]))
+  const storages = [...new Set(moves.flatMap((m) => (m.targetStorage ? [m.targetStorage] : [])))]
+  const reqs: Requirement[] = [
+    ...vmRequirements(moves.map((m) => ({ vmid: m.vmid, pool: pools.get(m.vmid) })), 'VM.Migrate'),
+    ...storages.map((s) => ({ path: `/storage/${s}`, privilege: 'Datastore.AllocateSpace' })),
+  ]
+  await assertPrivileges(client, reqs)
+}
+
 export async function applyEvacuation(client: PveClient, journal: Journal, opts: MaintenanceOptions): Promise<ApplyResult> {
   const save = (j: Journal) => writeJournal(opts.journalPath, j)
+  await assertCanMigrate(client, journal.moves.filter((m) => journal.steps[String(m.vmid)]?.status !== 'done'))
   if (journal.ha.maintenance && !journal.ha.enabled) {
     opts.onInfo?.(`enabling HA node maintenance on ${journal.node}: HA moves its ${journal.ha.guests.length} guest(s)`)
     await sshRun(opts.ssh(), `ha-manager crm-command node-maintenance enable ${journal.node}`)
@@ -65,17 +83,18 @@ export async function applyEvacuation(client: PveClient, journal: Journal, opts:
 
 export async function returnGuests(client: PveClient, journal: Journal, opts: MaintenanceOptions): Promise<ApplyResult & { notes: string[] }> {
   const save = (j: Journal) => writeJournal(opts.journalPath, j)
+  const rows = await listResources(client, 'vm')
+  const where = new Map(rows.filter((r) => r.vmid !== undefined).map((r) => [Number(r.vmid), toGuestRef(r)]))
+  const back = planReturn(journal, (vmid) => where.get(vmid))
+  const nodes = await listResources(client, 'node')
+  if (back.moves.length && nodes.find((n) => n.node === journal.node)?.status !== 'online') throw new RefusedError(`${journal.node} is not online: nothing can return to it yet`)
+  await assertCanMigrate(client, back.moves)
   if (journal.ha.enabled) {
     opts.onInfo?.(`disabling HA node maintenance on ${journal.node}: HA brings its guests back`)
     await sshRun(opts.ssh(), `ha-manager crm-command node-maintenance disable ${journal.node}`)
     journal.ha.enabled = false
     await save(journal)
   }
-  const rows = await listResources(client, 'vm')
-  const where = new Map(rows.filter((r) => r.vmid !== undefined).map((r) => [Number(r.vmid), toGuestRef(r)]))
-  const back = planReturn(journal, (vmid) => where.get(vmid))
-  const nodes = await listResources(client, 'node')
-  if (back.moves.length && nodes.find((n) => n.node === journal.node)?.status !== 'online') throw new RefusedError(`${journal.node} is not online: nothing can return to it yet`)
   const result = await applyMoves(journal, back.moves, { parallel: opts.parallel, runner: runner(client, opts), save, onEvent: opts.onEvent, doneStatus: 'returned' })
   if (journal.ha.maintenance && result.failed.length === 0) await waitForHa(client, journal, (node) => node === journal.node, opts, 'return')
   return { ...result, notes: back.notes }

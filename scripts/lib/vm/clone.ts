@@ -13,7 +13,7 @@ import { errorText, qemuPath, type PveApi, type VmResource } from './api.ts'
 import { diffConfig } from './config-diff.ts'
 import { ensureUnlocked, getConfig, listVmResources, type VmOps } from './context.ts'
 import { retryWithBackoff } from './executor.ts'
-import { isLockTimeout } from './locks.ts'
+import { describeContention, isLockTimeout } from './locks.ts'
 import { normalizeTags, splitTags } from './normalize.ts'
 import { isAlreadyExists, isVmidTaken, type VmidAllocator, type VmidRange } from './vmid.ts'
 
@@ -199,7 +199,7 @@ export async function cloneVm(ops: VmOps, req: CloneRequest, policy: ClonePolicy
         initialDelayMs: 1000,
         retryable: (err) => (isAlreadyExists(err) && req.vmid === undefined) || isLockTimeout(errorText(err)),
         onRetry: (err, _attempt, delay) => {
-          if (isLockTimeout(errorText(err))) ops.log(`clone ${req.name}: storage busy (${errorText(err).split('\n')[0]}); retrying in ${(delay / 1000).toFixed(1)} s`)
+          if (isLockTimeout(errorText(err))) ops.log(`clone ${req.name}: ${describeContention(errorText(err))}; nothing was created, retrying in ${(delay / 1000).toFixed(1)} s`)
         },
       },
     )

@@ -6,7 +6,7 @@ import { errorText, qemuPath, type VmResource } from './api.ts'
 import { changeEffect, diffConfig, type ChangeEffect, type ConfigChange, type WantedValue } from './config-diff.ts'
 import { ensureUnlocked, getConfig, getStatus, type VmOps } from './context.ts'
 import { retryWithBackoff } from './executor.ts'
-import { isLockTimeout } from './locks.ts'
+import { describeContention, isLockTimeout } from './locks.ts'
 import { mergeIpConfig } from './normalize.ts'
 
 /** The user-facing settings of `pve:vm:set` (all optional). */
@@ -96,7 +96,7 @@ export async function setVmConfig(ops: VmOps, vm: VmResource, settings: VmSettin
       attempts: 4,
       // lock timeouts changed nothing; a digest mismatch means someone else wrote: re-read and re-diff
       retryable: (err) => isLockTimeout(errorText(err)) || /checksum mismatch/.test(errorText(err)),
-      onRetry: (err) => ops.log(`VM ${vm.vmid}: ${errorText(err).split('\n')[0]}; re-reading the config and trying again`),
+      onRetry: (err) => ops.log(`VM ${vm.vmid}: ${isLockTimeout(errorText(err)) ? describeContention(errorText(err)) : 'its config changed meanwhile (checksum mismatch)'}; re-reading the config and trying again`),
     },
   ).catch((err) => {
     if (/checksum mismatch/.test(errorText(err))) throw new ConflictError(`VM ${vm.vmid}: its config keeps changing underneath us (checksum mismatch)`, 'retry when the other writer is done')

@@ -96,6 +96,22 @@ export function isLockTimeout(message: string): boolean {
   return /can't lock file '[^']+' - got timeout|got lock request timeout|cfs-lock '[^']+' error/i.test(message)
 }
 
+/**
+ * What a retried lock contention means, in words instead of PVE's raw "can't lock file ... got
+ * timeout" (which reads like a failure although nothing was changed and the retry resolves it).
+ */
+export function describeContention(message: string): string {
+  const vmConfig = /lock-(\d+)\.conf/.exec(message)
+  if (vmConfig) return `the configuration of VM ${vmConfig[1]} is busy (another task holds its lock)`
+  const storage = /pve-storage-([\w.-]+)'|cfs-lock 'storage-([\w.-]+)'/.exec(message)
+  if (storage) return `storage ${storage[1] ?? storage[2]} is busy (another task holds its lock)`
+  const migrate = /pve-migrate-(\d+)/.exec(message)
+  if (migrate) return `a migration of VM ${migrate[1]} holds its lock`
+  const locked = lockedBy(message)
+  if (locked) return `VM is locked (${locked})`
+  return 'PVE is busy (a lock is held by another task)'
+}
+
 /** `VM is locked (x)` from a synchronous error or a task's exit status. */
 export function lockedBy(message: string): string | undefined {
   return /VM is locked \(([\w-]+)\)/.exec(message)?.[1]

@@ -42,7 +42,7 @@ export function describeMissing(missing: Requirement[]): string {
   for (const m of missing) byPriv.set(m.privilege, [...(byPriv.get(m.privilege) ?? []), m.path])
   return [...byPriv]
     .map(([priv, paths]) => {
-      const shown = [...new Set(paths)]
+      const shown = [...new Set(paths)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
       const list = shown.length > 8 ? `${shown.slice(0, 8).join(', ')} and ${shown.length - 8} more` : shown.join(', ')
       return `${priv} on ${list}`
     })

@@ -6,7 +6,7 @@ import { TaskFailedError } from '../errors.ts'
 import { errorText } from './api.ts'
 import { ensureUnlocked, findVm, type TaskOutcome, type VmOps } from './context.ts'
 import { retryWithBackoff } from './executor.ts'
-import { isLockTimeout, lockedBy } from './locks.ts'
+import { describeContention, isLockTimeout, lockedBy } from './locks.ts'
 
 export interface VmTaskResult {
   upid: string
@@ -43,9 +43,7 @@ export async function runVmTask(ops: VmOps, dispatch: () => Promise<string>, opt
       attempts: opts.attempts ?? 6,
       initialDelayMs: 1000,
       retryable: (err) => isContention(err) && !(err instanceof TaskFailedError && !err.exitStatus),
-      onRetry: (err, attempt, delay) => ops.log(`VM ${opts.vmid}: ${firstLine(errorText(err))}; retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
+      onRetry: (err, attempt, delay) => ops.log(`VM ${opts.vmid}: ${describeContention(errorText(err))}; nothing changed, retrying in ${(delay / 1000).toFixed(1)} s (attempt ${attempt + 1})`),
     },
   )
 }
-
-const firstLine = (s: string) => s.split('\n')[0]

@@ -3,7 +3,7 @@ import { PveError, paramError } from '../clock.ts'
 import type { Router } from '../router.ts'
 import { bool, en, int, opt, params, poolid, str, storageId, vmid } from '../validate/schema.ts'
 import { splitList } from '../validate/formats.ts'
-import { nodeItem, resourceItem, storageEnabledOn, storageItem } from '../views.ts'
+import { nodeItem, resourceItem, runningByNode, storageEnabledOn, storageItem } from '../views.ts'
 import { taskListItem } from './nodes.ts'
 
 const haSid = str({ format: 'pve-ha-resource-or-vm-id' })
@@ -29,12 +29,16 @@ export function register(r: Router) {
           if (sim.access.has(id, `/vms/${v}`, ['VM.Audit'])) out.push(resourceItem(sim, vm))
         }
       }
-      if (all || p.type === 'node') for (const n of sim.state.nodes.values()) out.push(nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit'])))
+      if (all || p.type === 'node') {
+        const running = runningByNode(sim)
+        for (const n of sim.state.nodes.values()) out.push(nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit']), running))
+      }
       if (all || p.type === 'storage') {
+        const used = sim.state.usedBytesByScope()
         for (const n of sim.state.nodes.values()) {
           for (const s of sim.state.storages.values()) {
             if (!storageEnabledOn(s, n.name) || !sim.access.has(id, `/storage/${s.id}`, ['Datastore.Audit', 'Datastore.AllocateSpace'], true)) continue
-            out.push(storageItem(sim, s, n.name))
+            out.push(storageItem(sim, s, n.name, used.get(sim.state.scope(s, n.name)) ?? 0))
           }
         }
       }

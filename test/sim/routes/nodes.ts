@@ -7,7 +7,7 @@ import { formatSize, GiB, isCdrom, volidOwner, type Storage, type Volume } from 
 import { decodeUpid, type Task } from '../tasks.ts'
 import { bool, en, int, node, opt, params, str, storageId, vmid } from '../validate/schema.ts'
 import { splitList } from '../validate/formats.ts'
-import { nodeItem, storageEnabledOn } from '../views.ts'
+import { nodeItem, runningByNode, storageEnabledOn } from '../views.ts'
 import { now } from '../vmconfig.ts'
 import { worker } from './qemu.ts'
 
@@ -267,12 +267,15 @@ function registerStorage(r: Router) {
       checkFilename(p.content, p.filename)
       const volid = contentVolid(s, p.content, p.filename)
       const size = sim.urlSize(p.url)
+      // Where PVE's dir plugin keeps each content type (get_subdir): iso and vztmpl under template/.
+      const subdir = { iso: 'template/iso', vztmpl: 'template/cache', import: 'import' }[p.content as string] ?? p.content
+      const target = `${(s.path ?? '/var/lib/vz').replace(/\/+$/, '')}/${subdir}/${p.filename}`
       return worker(req, 'download', p.filename, async (t) => {
-        t.log(`downloading ${p.url} to /var/lib/vz/template/${p.content}/${p.filename}`)
+        t.log(`downloading ${p.url} to ${target}`)
         t.failPoint()
         if (size === undefined) throw new PveError(`download failed: 404 Not Found`)
         await t.sleep(1 + size / (100 * 1024 ** 2))
-        t.log(`download of '${p.url}' to '/var/lib/vz/template/${p.content}/${p.filename}' finished`)
+        t.log(`download of '${p.url}' to '${target}' finished`)
         if (p.checksum) t.log(`calculating checksum of '${p.filename}'... OK, checksum verified`)
         sim.state.addVolume({ volid, storage: s.id, node: s.shared ? undefined : req.node, size, format: p.content === 'iso' ? 'iso' : p.filename.split('.').pop()!, content: p.content, ctime: now() })
       })
@@ -367,7 +370,10 @@ function vzdump(req: ApiRequest) {
 export function register(r: Router) {
   r.add({
     method: 'GET', path: '/nodes', permissions: { user: 'all' }, params: params({}),
-    handler: ({ sim, id }) => [...sim.state.nodes.values()].map((n) => ({ ...nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit'])), ssl_fingerprint: sim.fingerprints.get(n.name) })),
+    handler: ({ sim, id }) => {
+      const running = runningByNode(sim)
+      return [...sim.state.nodes.values()].map((n) => ({ ...nodeItem(sim, n, sim.access.has(id, `/nodes/${n.name}`, ['Sys.Audit']), running), ssl_fingerprint: sim.fingerprints.get(n.name) }))
+    },
   })
   r.add({
     method: 'GET', path: '/nodes/{node}/status', proxyto: 'node', permissions: { check: ['perm', '/nodes/{node}', ['Sys.Audit']] },

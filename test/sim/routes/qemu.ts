@@ -16,6 +16,24 @@ const rootOnly = (req: ApiRequest, keys: string[]) => {
   for (const k of keys) if (req.params[k] !== undefined) throw paramError({ [k]: 'Only root may use this option.' })
 }
 
+/**
+ * PVE's check_volume_access for `import-from`: a path outside PVE's storages is root@pam's alone
+ * (an API token of root@pam is refused too: community.proxmox#243); a volume must be of type
+ * images or import. Checked in the API handler, before any worker starts.
+ */
+function checkImportSources(req: ApiRequest, set: Record<string, string>) {
+  for (const [key, value] of Object.entries(set)) {
+    const source = /(?:^|,)import-from=([^,]+)/.exec(value)?.[1]
+    if (!source) continue
+    if (source.startsWith('/')) {
+      if (req.id.authid !== 'root@pam') throw new PveError('Only root can pass arbitrary filesystem paths.')
+      continue
+    }
+    const volume = req.sim.state.findVolume(req.node, source)
+    if (volume && volume.content !== 'images' && volume.content !== 'import') throw paramError({ [key]: `${source} has wrong type '${volume.content}' - needs to be 'images' or 'import'` })
+  }
+}
+
 /** Starts a worker on the handling node, owned by the caller. */
 export function worker(req: ApiRequest, type: string, id: string | number, fn: (t: TaskContext) => Promise<void>): string {
   return req.sim.tasks.start(req.node, type, String(id), req.id.authid, fn).upid
@@ -84,6 +102,7 @@ async function updateConfig(req: ApiRequest, async: boolean): Promise<unknown> {
     const storage = /^([a-z][a-z0-9\-_.]*[a-z0-9]):\d+(\.\d+)?(,|$)/i.exec(v)
     if (keyPrivilege(k, v) === 'VM.Config.Disk' && storage) sim.access.require(req.id, `/storage/${storage[1]}`, ['Datastore.AllocateSpace'])
   }
+  checkImportSources(req, change.set)
   const vm = sim.state.vmOnNode(req.node, p.vmid)
   const apply = async (t: TaskContext) => withLock(sim, vm.vmid, t, async () => {
     if (p.digest && p.digest !== sim.state.digest(vm)) throw new PveError('checksum mismatch (file change by other user?)')
@@ -163,6 +182,7 @@ async function createVm(req: ApiRequest) {
       sim.access.require(req.id, `/storage/${storage[1]}`, ['Datastore.AllocateSpace'])
     }
   }
+  checkImportSources(req, change.set)
   assertVmidUnused(sim, p.vmid, `unable to create VM ${p.vmid}`)
   const vm = newVm(sim, req.node, p.vmid, { lock: 'create' })
   sim.state.vms.set(vm.vmid, vm)

@@ -131,7 +131,7 @@ test('pvesh get/create: any API path, JSON output, tasks followed; unknown paths
   const vmid = await aStoppedVm()
   const start = await sshExec(ssh, `pvesh create /nodes/${node}/qemu/${vmid}/status/start`)
   assert.equal(start.code, 0, start.stderr)
-  assert.match(start.stdout, new RegExp(`^UPID:${node}:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:${vmid}:${sim.rootToken.id.replace('!', '!')}:\\n$`, 'm'))
+  assert.match(start.stdout, new RegExp(`^UPID:${node}:[0-9A-F]{8}:[0-9A-F]{8}:[0-9A-F]{8}:qmstart:${vmid}:root@pam:\\n$`, 'm'))
   assert.equal((await api.call<{ status: string }>('GET', `/nodes/${node}/qemu/${vmid}/status/current`)).status, 'running')
   await sshExec(ssh, `qm stop ${vmid}`)
 

@@ -64,7 +64,8 @@ export class SimApi {
   async call<T = unknown>(method: string, path: string, params: Params = {}): Promise<T> {
     const url = new URL(`${this.#base}/api2/json${path.split('/').map(encodeSegment).join('/')}`)
     const encoded = encode(params).toString()
-    const headers: Record<string, string> = { Authorization: this.#auth }
+    // On a PVE node qm, pvesh and pveum act as root@pam, not as an API token.
+    const headers: Record<string, string> = { Authorization: this.#auth, 'X-Sim-Cli': 'root@pam' }
     let body: string | undefined
     if (method === 'GET' || method === 'DELETE') url.search = encoded
     else {
