@@ -8,7 +8,8 @@ import { formatBytes, info, printOutput, warn } from '../lib/output.ts'
 import { confirmDestructive } from '../lib/prompts.ts'
 import { findOrphans, removable } from '../lib/storage/orphans.ts'
 import { orphanColumns } from '../lib/storage/present.ts'
-import { readGuests, readVolumes, removeOrphan } from '../lib/storage/scan.ts'
+import { orphanRequirement, readGuests, readVolumes, removeOrphan } from '../lib/storage/scan.ts'
+import { assertPrivileges } from '../lib/vm/permissions.ts'
 
 await runCommand({
   name: 'pve:disks:orphans:remove',
@@ -41,6 +42,8 @@ disks and template disks are never touched. Select with --volid to remove only s
       info(`would delete ${doomed.length} volume(s), ${formatBytes(total)}`)
       return
     }
+    // before asking: a token that may delete only some of them fails now, naming what it lacks
+    await assertPrivileges(client, doomed.map(orphanRequirement))
     await confirmDestructive(`Permanently delete these ${doomed.length} volume(s) (${formatBytes(total)})?`, { yes: opts.yes })
     for (const o of doomed) {
       await removeOrphan(client, o, guests)

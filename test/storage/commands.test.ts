@@ -84,6 +84,19 @@ test('orphans: unused disks and ownerless volumes are found; snapshot-referenced
   assert.ok(ids.some((v) => v.startsWith('local-lvm:vm-3001-')))
 })
 
+test('orphans:remove checks the privileges for every deletion before asking, and names what is missing', async () => {
+  // may manage VMs (unusedN entries) but not delete volumes from a storage (Datastore.Allocate)
+  const token = sim.control.createToken('disks@pve', 'ops', { acl: [{ path: '/', role: 'PVEAuditor' }, { path: '/', role: 'PVEVMAdmin' }] })
+  const before = volumes()
+  const mark = sim.requests.length
+  const r = await runScript('scripts/disks/orphans-remove.ts', ['--yes'], { env: { ...env, PVE_TOKEN_ID: token.id, PVE_TOKEN_SECRET: token.secret } })
+  assert.equal(r.code, 4, r.stderr)
+  assert.match(r.stderr, /lacks privileges for this operation: Datastore\.Allocate on \/storage\/local-lvm/)
+  assert.doesNotMatch(r.stderr, /VM\.Config\.Disk/, 'what the token may do is not listed')
+  assert.deepEqual(sim.requests.slice(mark).filter((q) => q.method !== 'GET'), [], 'nothing was deleted')
+  assert.deepEqual(volumes(), before)
+})
+
 test('orphans:remove refuses without a terminal, removes only what it may, never snapshot disks', async () => {
   const before = volumes()
   let r = await run('disks/orphans-remove.ts', [])

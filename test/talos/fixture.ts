@@ -125,3 +125,17 @@ export function workspace(profile: ProfileShape | string = {}): Workspace {
 export function requireRealTalosctl(): void {
   if (!existsSync(REAL_TALOSCTL)) throw new Error(`${REAL_TALOSCTL} is missing: run bash scripts/setup.sh (it builds talosctl from the Go module proxy)`)
 }
+
+/**
+ * A bootstrapped cluster as the stand-in sees it (fixture addresses: control planes 127.0.10.11..,
+ * workers 127.0.10.21..), with a placeholder talosconfig (the stand-in only checks it exists).
+ */
+export function runningCluster(ws: Workspace, cps: number, workers: number, override: Record<string, object> = {}, base: Record<string, unknown> = { version: 'v1.13.0' }): void {
+  const nodes: Record<string, object> = {}
+  for (let i = 0; i < cps; i++) nodes[`127.0.10.${11 + i}`] = { state: 'configured', role: 'controlplane', hostname: `lab-cp0${i + 1}`, ...base }
+  for (let i = 0; i < workers; i++) nodes[`127.0.10.${21 + i}`] = { state: 'configured', role: 'worker', hostname: `lab-w0${i + 1}`, ...base }
+  for (const [ip, patch] of Object.entries(override)) nodes[ip] = { ...nodes[ip], ...patch }
+  ws.setState({ autoCreate: false, nodes, cluster: { bootstrapped: true, bootstrapCalls: 1, excluded: [] } })
+  mkdirSync(join(ws.dir, 'state/lab'), { recursive: true })
+  if (!existsSync(join(ws.dir, 'state/lab/talosconfig'))) writeFileSync(join(ws.dir, 'state/lab/talosconfig'), 'context: lab\n')
+}

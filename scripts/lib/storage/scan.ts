@@ -5,6 +5,7 @@ import { RefusedError } from '../errors.ts'
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { listResources, parseTags } from '../pve/resources.ts'
 import { waitForTask } from '../pve/tasks.ts'
+import type { Requirement } from '../vm/permissions.ts'
 import type { GuestConfigs, Orphan, StoredVolume } from './orphans.ts'
 
 export async function readGuests(client: PveClient): Promise<GuestConfigs[]> {
@@ -37,6 +38,15 @@ export async function readVolumes(client: PveClient): Promise<StoredVolume[]> {
 }
 
 /** Removes one orphan. A volume whose owner is gone is re-checked cluster-wide first. */
+/**
+ * The privilege removeOrphan needs: VM.Config.Disk to drop a guest's unusedN entry; for a volume
+ * no guest references, Datastore.Allocate on its storage (PVE's rule for deleting volumes, which
+ * the tool's least-privilege role does not grant).
+ */
+export function orphanRequirement(o: Orphan): Requirement {
+  return o.kind === 'unused' ? { path: `/vms/${o.vmid}`, privilege: 'VM.Config.Disk' } : { path: `/storage/${o.storage}`, privilege: 'Datastore.Allocate' }
+}
+
 export async function removeOrphan(client: PveClient, o: Orphan, guests: GuestConfigs[]): Promise<void> {
   if (o.kind === 'unused') {
     const g = guests.find((x) => x.vmid === o.vmid)!

@@ -68,7 +68,7 @@ export async function probeNode(talosctl: Talosctl, node: TalosNode, opts: Pick<
   return secure.ok ? 'configured' : 'unreachable'
 }
 
-async function waitForState(talosctl: Talosctl, nodes: TalosNode[], wanted: NodeApiState[], what: string, opts: BootstrapOptions, timing: Timing): Promise<Map<string, NodeApiState>> {
+export async function waitForState(talosctl: Talosctl, nodes: TalosNode[], wanted: NodeApiState[], what: string, opts: BootstrapOptions, timing: Timing): Promise<Map<string, NodeApiState>> {
   const states = new Map<string, NodeApiState>()
   const deadline = Date.now() + timing.nodeWaitMs
   for (;;) {

@@ -142,6 +142,7 @@ export interface EtcdMember {
   node: string
   id: string
   hostname: string
+  peerUrls: string[]
   learner: boolean
 }
 
@@ -156,6 +157,7 @@ export function parseEtcdMembers(text: string): EtcdMember[] {
       node: cells[col('NODE')] ?? '',
       id: cells[col('ID')] ?? '',
       hostname: cells[col('HOSTNAME')] ?? '',
+      peerUrls: (cells[col('PEER URLS')] ?? '').split(',').filter(Boolean),
       learner: cells[col('LEARNER')] === 'true',
     }
   })
