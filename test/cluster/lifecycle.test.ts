@@ -120,7 +120,7 @@ test('scale a Talos cluster: the new worker joins without a second bootstrap; re
   assert.deepEqual(resets.map(target), ['127.0.10.22'])
   assert.ok(resets[0].includes('--graceful=true'))
   assert.ok(!vmids().includes(2012))
-  assert.match(r.stderr, /lab-w02: reset gracefully \(sandbox: the talosctl stand-in\)/)
+  assert.match(r.stderr, /lab-w02: reset lab-w02 \(sandbox: the talosctl stand-in\)/)
 })
 
 test('replace-node: --dry-run lists the steps and sends nothing; the control plane is reset, destroyed, cloned again and rejoins without a second bootstrap', async () => {

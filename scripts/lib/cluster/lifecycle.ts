@@ -8,11 +8,9 @@ import { parseDocument } from 'yaml'
 import { ConfigError, ConflictError, NotFoundError, RefusedError, UsageError } from '../errors.ts'
 import { info, renderTable } from '../output.ts'
 import { confirmDestructive, confirmTyped } from '../prompts.ts'
-import { expandMembers, loadProfile, type LoadedProfile, type Profile } from '../profile.ts'
-import { probeNode } from '../talos/bootstrap.ts'
-import type { TalosNode } from '../talos/configs.ts'
+import { expandMembers, loadProfile, type LoadedProfile } from '../profile.ts'
+import { removeTalosNode } from '../talos/remove.ts'
 import { clusterPaths } from '../talos/secrets.ts'
-import { talosctlFor } from '../talos/stage.ts'
 import { checkProfile } from './profile-rules.ts'
 import { ClusterJournal } from './journal.ts'
 import { createCluster, describeTeardown, planTeardownRun, teardownCluster, type ClusterRun } from './commands.ts'
@@ -57,25 +55,20 @@ export async function rebuildCluster(run: ClusterRun, opts: DestructiveOptions):
 // Talos: taking a node out before its VM goes
 
 /**
- * `talosctl reset --graceful` on a configured node: Talos cordons and drains it and, on a control
- * plane, leaves etcd; it wipes STATE and EPHEMERAL and reboots into maintenance mode. Nothing to
- * do for a node that is not configured (never bootstrapped, already reset, or unreachable).
+ * The Talos way out of the cluster (scripts/lib/talos/remove.ts): `talosctl reset --graceful`
+ * (cordon, drain, a control plane leaves etcd; the membership is checked from a peer). Nothing to
+ * do when the cluster was never bootstrapped (no talosconfig).
  */
-export async function resetTalosNode(profile: LoadedProfile, config: EngineOptions['config'], node: TalosNode, report: (m: string) => void): Promise<string> {
+async function removeFromTalos(profile: LoadedProfile, config: EngineOptions['config'], name: string): Promise<string> {
   const paths = clusterPaths(profile)
-  if (!existsSync(paths.talosconfig)) return `${node.name}: no talosconfig (${paths.talosconfig}): the cluster was never bootstrapped, nothing to reset`
-  const talosctl = talosctlFor(config).withTalosconfig(paths.talosconfig)
-  const api = await probeNode(talosctl, node, { sandbox: config.sandbox })
-  if (api !== 'configured') return `${node.name} (${node.ip}) is ${api}: nothing to reset at the Talos level`
-  report(`${node.name}: talosctl reset --graceful (cordon, drain${node.role === 'controlplane' ? ', leave etcd' : ''})`)
-  const args = ['reset', '--graceful=true', '--wait=true', '--timeout', '600s', '--reboot=true', '--system-labels-to-wipe', 'STATE', '--system-labels-to-wipe', 'EPHEMERAL']
-  await talosctl.run(args, { nodes: [node.ip], timeoutMs: 11 * 60_000 })
-  return `${node.name}: reset gracefully${config.sandbox ? ' (sandbox: the talosctl stand-in)' : ''}`
-}
-
-function talosNodeOf(profile: Profile, config: EngineOptions['config'], name: string): TalosNode | undefined {
-  const m = expandMembers(profile, config, { reserved: true }).find((x) => x.name === name)
-  return m?.ip ? { name: m.name, role: m.role, ip: m.ip, mac: m.mac } : undefined
+  if (!existsSync(paths.talosconfig)) return `${name}: no talosconfig (${paths.talosconfig}): the cluster was never bootstrapped, nothing to reset`
+  // Workers beyond the count (scale down, or a resumed one) are still nodes of the profile here.
+  const workers = profile.nodes.workers
+  const all = workers ? { ...profile, nodes: { ...profile.nodes, workers: { ...workers, count: Math.max(workers.count, workers.assignments.length) } } } : profile
+  const result = await removeTalosNode(all, config, name, { onProgress: info })
+  const simulated = config.sandbox ? ' (sandbox: the talosctl stand-in)' : ''
+  if (result.alreadyRemoved) return `${name}: already out of the Talos cluster (${result.api})${simulated}`
+  return `${name}: ${result.done.length ? result.done.join(', ') : 'nothing to reset'}${simulated}`
 }
 
 /** Resets (Talos) and destroys owned VMs; ResumableError when one of them did not go. */
@@ -86,8 +79,7 @@ async function removeVms(run: ClusterRun, journal: ClusterJournal, vms: LiveVm[]
     const prepared = await prepareCreate(o, { persist: true })
     if (run.profile.type === 'talos') {
       for (const vm of vms) {
-        const node = talosNodeOf(run.profile, run.config, vm.name)
-        if (node) info(await resetTalosNode(run.profile, run.config, node, info))
+        info(await removeFromTalos(run.profile, run.config, vm.name))
       }
     }
     const failures = await runJobs(destroyJobs(o, journal, prepared.view, vms, prepared.owner, opts), (vm, m) => info(`${vm}: ${m}`))
