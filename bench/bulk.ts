@@ -77,7 +77,9 @@ await runCommand({
     vms: z.coerce.number().int().min(3).default(200).describe('VMs in the simulated cluster'),
     nodes: z.coerce.number().int().min(1).default(3).describe('simulated nodes'),
     perNode: z.coerce.number().int().min(1).default(4).describe('limits.per_node for the tool (and the bound)'),
-    timeFactor: z.coerce.number().positive().default(0.5).describe('simulated seconds -> wall clock'),
+    // 1: PVE's durations as the simulator models them. A smaller factor shrinks the tasks but not
+    // the tool's fixed costs (process start, request round trips), so every ratio to the bound grows.
+    timeFactor: z.coerce.number().positive().default(1).describe('simulated seconds -> wall clock'),
     ansibleVms: z.coerce.number().int().min(0).default(20).describe('VMs the Ansible loop runs on (its per-VM rate is scaled to --vms); 0 skips it'),
   }),
   async run(o) {

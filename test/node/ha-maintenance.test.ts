@@ -77,3 +77,11 @@ test('HA guests leave through HA node maintenance, the rest by migration; return
   assert.deepEqual(where(), start, 'every guest is where it started')
   assert.ok(migratePosts().every((vmid) => !HA_GUESTS.includes(vmid)), 'HA brought its guests back itself')
 })
+
+test('pve:vm:migrate of an HA guest becomes an HA request and waits until the guest has arrived', async () => {
+  const r = await run('vm/migrate.ts', ['--vmid', '3000', '--target', 'pve3', '--output', 'json'])
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(JSON.parse(r.stdout).mode, 'ha')
+  assert.equal(where().get(3000), 'pve3', 'on the target when the command returns')
+  assert.ok(sim.control.state().tasks.some((t) => /:hamigrate:3000:/.test(t.upid)), 'PVE ran it as an HA migration')
+})
