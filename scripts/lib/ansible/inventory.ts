@@ -123,6 +123,7 @@ export function buildInventory(input: InventoryInput): AnsibleInventory {
         proxmox_validate_certs: !config.tls.insecure,
         proxmox_ca_file: config.tls.ca_file,
         proxmox_managed_tag: config.tags.managed,
+        proxmox_templates_tag: config.tags.templates,
         proxmox_vm_defaults: defaults,
       }),
     },
