@@ -11,7 +11,7 @@ await runCommand({
   summary: 'Bring a profile\'s VMs to a healthy Talos cluster (apply configs, bootstrap etcd once, kubeconfig, health)',
   options: z.strictObject({
     profile: z.string().describe('cluster profile (name in clusters/ or path)'),
-    imageCache: z.boolean().default(false).describe('configs enable the local image cache'),
+    imageCache: z.boolean().optional().describe('configs enable the local image cache (default: on when talos:image-cache built the cache; --no-image-cache turns it off)'),
     factory: z.url().optional().describe('Image Factory URL for the installer image'),
     timeout: z.coerce.number().int().min(1).default(15).describe('minutes to wait for nodes and health'),
   }),

@@ -16,7 +16,7 @@ await runCommand({
   ].join('\n'),
   options: z.strictObject({
     profile: z.string().describe('cluster profile (name in clusters/ or path)'),
-    imageCache: z.boolean().default(false).describe('enable machine.features.imageCache.localEnabled (boot image built with a cache: talos:image-cache)'),
+    imageCache: z.boolean().optional().describe('machine.features.imageCache.localEnabled (default: on when talos:image-cache built the cache; --no-image-cache turns it off)'),
     factory: z.url().optional().describe('Image Factory URL for the installer image (default: factory.talos.dev)'),
   }),
   async run(opts, cli) {

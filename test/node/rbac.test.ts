@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { EXCLUDED_PRIVILEGES, privilegeList, rbacCommands, remote, parsePrivs } from '../../scripts/lib/node/rbac.ts'
+import { TOOL_PRIVILEGES } from '../../scripts/lib/pve/privileges.ts'
 
 const spec = { user: 'automation@pve', role: 'ProxmoxManager', token: 'pm', comment: 'proxmox-manager automation' }
 
@@ -8,6 +9,10 @@ test('the role grants what the tool calls and nothing that escalates', () => {
   const privs = privilegeList()
   for (const p of ['VM.Migrate', 'Datastore.AllocateTemplate', 'Sys.AccessNetwork', 'VM.Config.CDROM', 'Datastore.Allocate']) assert.ok(privs.includes(p), p)
   for (const p of [...EXCLUDED_PRIVILEGES, 'VM.Console']) assert.ok(!privs.includes(p), p)
+})
+
+test('the role the bootstrap creates is exactly the one pve:check checks', () => {
+  assert.deepEqual([...privilegeList()].sort(), TOOL_PRIVILEGES.map((p) => p.privilege).sort())
 })
 
 test('a fresh node gets user, role and ACL; an up-to-date node gets nothing; a drifted role is modified', () => {

@@ -6,7 +6,7 @@ import type { LoadedProfile } from '../profile.ts'
 import { expandMembers } from '../profile.ts'
 import type { Owner } from '../cluster/marker.ts'
 import { desiredVms, type LiveVm } from '../cluster/plan.ts'
-import type { NodeCapacity } from '../cluster/placement.ts'
+import { placeMembers, type NodeCapacity } from '../cluster/placement.ts'
 
 export type HostVars = Record<string, unknown>
 
@@ -70,6 +70,8 @@ export function buildInventory(input: InventoryInput): AnsibleInventory {
     const desired = input.live && owner
       ? new Map(desiredVms({ profile, config, owner, members, live: input.live.vms, nodes: input.live.nodes }).vms.map((d) => [d.name, d]))
       : undefined
+    // A cluster not created yet has no owner id: still say where the placement would put each VM.
+    const placed = input.live && !owner ? placeMembers(members, input.live.nodes).placements : undefined
     const children: string[] = []
     for (const role of ['controlplane', 'worker'] as const) {
       const roleGroup = `${group}_${ROLE_GROUP[role]}`
@@ -95,7 +97,7 @@ export function buildInventory(input: InventoryInput): AnsibleInventory {
         proxmox_vmid: m.vmid,
         proxmox_vm_name: m.name,
         proxmox_vm_role: m.role,
-        proxmox_node: live?.node ?? d?.node ?? m.node,
+        proxmox_node: live?.node ?? d?.node ?? placed?.get(m.name)?.node ?? m.node,
         proxmox_cores: m.cores,
         proxmox_memory: m.memory,
         proxmox_disk: m.disk,

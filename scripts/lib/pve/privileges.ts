@@ -27,6 +27,8 @@ export const TOOL_PRIVILEGES: readonly ToolPrivilege[] = [
   { privilege: 'VM.GuestAgent.Audit', usedFor: 'reading guest IP addresses through the agent' },
   { privilege: 'Datastore.AllocateSpace', usedFor: 'disks of new VMs and backups on a storage' },
   { privilege: 'Datastore.AllocateTemplate', usedFor: 'uploading ISOs and cloud images' },
+  { privilege: 'Sys.AccessNetwork', usedFor: 'download-url: pve:iso:upload URL=, pve:template:create' },
+  { privilege: 'Datastore.Allocate', usedFor: 'pve:disks:orphans:remove of volumes no VM references' },
   { privilege: 'SDN.Use', usedFor: 'attaching VMs to bridges' },
 ]
 

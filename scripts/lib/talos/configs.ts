@@ -10,6 +10,7 @@ import { stringify } from 'yaml'
 import { ConfigError, TaskFailedError } from '../errors.ts'
 import { expandMembers, type LoadedProfile, type ProfileMember, type Role } from '../profile.ts'
 import { redact } from '../secrets.ts'
+import { hasImageCache } from './image-cache.ts'
 import { profileSchematic, DEFAULT_FACTORY } from './schematic.ts'
 import { clusterPaths, ensureSecrets, privateDir, withPlainSecrets, type ClusterPaths } from './secrets.ts'
 import type { Talosctl } from './talosctl.ts'
@@ -105,7 +106,7 @@ export interface ConfigOptions {
   factoryUrl?: string
   /** Nameservers when the profile has none (cloudinit.nameservers of cluster-config.yaml). */
   nameservers?: string[]
-  /** machine.features.imageCache.localEnabled for nodes booted from an image with a cache. */
+  /** machine.features.imageCache.localEnabled for nodes booted from an image with a cache (default: whether talos:image-cache built one). */
   imageCache?: boolean
   onProgress?: (message: string) => void
 }
@@ -148,7 +149,7 @@ export async function generateConfigs(profile: LoadedProfile, talosctl: Talosctl
         ...(profile.network.service_cidr ? { serviceSubnets: [profile.network.service_cidr] } : {}),
       }
     }
-    const machine = opts.imageCache ? { features: { imageCache: { localEnabled: true } } } : undefined
+    const machine = (opts.imageCache ?? hasImageCache(paths)) ? { features: { imageCache: { localEnabled: true } } } : undefined
     await writeFile(clusterPatch, stringify({ ...(machine ? { machine } : {}), ...(Object.keys(cluster).length ? { cluster } : {}) }), { mode: 0o600 })
 
     await withPlainSecrets(paths, (secretsFile) =>
