@@ -9,7 +9,7 @@ import { NotFoundError, RefusedError, TaskFailedError, UsageError } from '../err
 import type { LoadedProfile } from '../profile.ts'
 import { probeNode, etcdState, type NodeApiState } from './bootstrap.ts'
 import { talosNodes, type TalosNode } from './configs.ts'
-import { clusterPaths } from './secrets.ts'
+import { clusterPaths, type ClusterPaths } from './secrets.ts'
 import { talosctlFor, type StageConfig } from './stage.ts'
 import type { EtcdMember, Talosctl } from './talosctl.ts'
 
@@ -152,6 +152,14 @@ export async function executeNodeRemoval(talosctl: Talosctl, plan: RemovalPlan, 
   return { ...plan, done }
 }
 
+/** The talosctl (with the cluster's talosconfig), file locations and nodes of a Talos profile. */
+export function talosNodeContext(profile: LoadedProfile, config: StageConfig): { talosctl: Talosctl; paths: ClusterPaths; nodes: TalosNode[] } {
+  if (profile.type !== 'talos' || !profile.talos) throw new UsageError(`profile ${profile.name} is not a Talos cluster (type: ${profile.type})`)
+  const paths = clusterPaths(profile)
+  if (!existsSync(paths.talosconfig)) throw new UsageError(`no talosconfig at ${paths.talosconfig}`, `generate it with task talos:config PROFILE=${profile.name}`)
+  return { talosctl: talosctlFor(config).withTalosconfig(paths.talosconfig), paths, nodes: talosNodes(profile) }
+}
+
 /**
  * For callers outside talos:* (pve:cluster:* pipelines): plan and, unless dryRun, remove one node
  * of a Talos profile. Confirmation is the caller's job (show plan.steps first).
@@ -162,12 +170,8 @@ export async function removeTalosNode(
   nodeNameOrIp: string,
   opts: RemovalOptions & { dryRun?: boolean; confirm?: (plan: RemovalPlan) => Promise<void> } = {},
 ): Promise<RemovalResult> {
-  if (profile.type !== 'talos' || !profile.talos) throw new UsageError(`profile ${profile.name} is not a Talos cluster (type: ${profile.type})`)
-  const paths = clusterPaths(profile)
-  if (!existsSync(paths.talosconfig)) throw new UsageError(`no talosconfig at ${paths.talosconfig}`, `generate it with task talos:config PROFILE=${profile.name}`)
-  const talosctl = talosctlFor(config).withTalosconfig(paths.talosconfig)
-  const node = findNode(profile, nodeNameOrIp)
-  const plan = await planNodeRemoval(talosctl, talosNodes(profile), node, { ...opts, sandbox: config.sandbox })
+  const { talosctl, nodes } = talosNodeContext(profile, config)
+  const plan = await planNodeRemoval(talosctl, nodes, findNode(profile, nodeNameOrIp), { ...opts, sandbox: config.sandbox })
   if (opts.dryRun || plan.alreadyRemoved) return { ...plan, done: [] }
   await opts.confirm?.(plan)
   return executeNodeRemoval(talosctl, plan, opts)
