@@ -123,6 +123,13 @@ export async function planNodeRemoval(talosctl: Talosctl, nodes: TalosNode[], no
   return plan
 }
 
+/** The etcd members as `via` sees them; an etcd that does not answer is an error, never "no members". */
+async function membersFrom(talosctl: Talosctl, via: TalosNode, leaving: TalosNode): Promise<EtcdMember[]> {
+  const s = await etcdState(talosctl, via)
+  if (!s.running) throw new TaskFailedError(`cannot check that ${leaving.name} left etcd: etcd on ${via.name} is ${s.serviceState ?? 'not answering'}`, { hint: `talosctl -n ${via.ip} etcd members` })
+  return s.members
+}
+
 /** Carries out a plan made by planNodeRemoval. */
 export async function executeNodeRemoval(talosctl: Talosctl, plan: RemovalPlan, opts: RemovalOptions = {}): Promise<RemovalResult> {
   const progress = opts.onProgress ?? (() => {})
@@ -139,13 +146,13 @@ export async function executeNodeRemoval(talosctl: Talosctl, plan: RemovalPlan, 
 
   // The graceful reset left etcd before it returned; a member still listed (a dead node, or a
   // reset that did not leave) is removed by ID from the healthy peer.
-  let members = (await etcdState(talosctl, via)).members
+  let members = await membersFrom(talosctl, via, node)
   const member = memberOf(node, members)
   if (member) {
     progress(`${node.name}: still etcd member ${member.id}; removing it from ${via.name}`)
     await talosctl.run(['etcd', 'remove-member', member.id], { nodes: [via.ip], timeoutMs: 60_000 })
     done.push(`etcd remove-member ${member.id}`)
-    members = (await etcdState(talosctl, via)).members
+    members = await membersFrom(talosctl, via, node)
     if (memberOf(node, members)) throw new TaskFailedError(`${node.name} is still an etcd member after remove-member`, { hint: `talosctl -n ${via.ip} etcd members` })
   }
   progress(`${node.name}: not an etcd member any more (${members.length} member(s) left: ${members.map((m) => m.hostname).join(', ')})`)
