@@ -87,7 +87,10 @@ export async function planUpgrade(profile: LoadedProfile, nodes: TalosNode[], ta
     const sameVersion = current.version === target
     const sameSchematic = !schematic || current.schematic === schematic
     if (sameVersion && sameSchematic) steps.push({ ...current, action: 'skip', reason: 'already at the target version and schematic' })
-    else steps.push({ ...current, action: 'upgrade', reason: sameVersion ? `schematic ${short(current.schematic)} → ${short(schematic)}` : `${current.version} → ${target}` })
+    else {
+      const changes = [...(sameVersion ? [] : [`${current.version} → ${target}`]), ...(sameSchematic ? [] : [`schematic ${short(current.schematic)} → ${short(schematic)}`])]
+      steps.push({ ...current, action: 'upgrade', reason: changes.join(', ') })
+    }
   }
   return { target, schematic, installer, steps }
 }
