@@ -151,7 +151,10 @@ export function createJobs(o: EngineOptions, p: CreatePrepared): VmJob[] {
   const s = settings(o)
   const limiter = new ResourceLimiter({ perNode: o.config.limits.per_node, perStorage: o.config.limits.per_storage })
   const sharedIds = new Set(p.view.storages.filter((x) => x.shared).map((x) => x.storage))
-  const todo = p.plan.vms.filter((v) => v.state !== 'match')
+  // Clones queue on the template's storage: the VMs that still have to move to another node go
+  // first, so the last clones are the ones with the shortest tail (no migration after them).
+  const moves = (v: VmPlan) => (v.state === 'missing' && v.desired.node !== p.template.node ? 0 : 1)
+  const todo = p.plan.vms.filter((v) => v.state !== 'match').sort((a, b) => moves(a) - moves(b))
   p.journal.updateState((st) => {
     for (const v of todo) st.placement[v.desired.name] = v.desired.node
   })
