@@ -86,9 +86,18 @@ export async function startLab(opts: { seed?: number; faults?: FaultSchedule; ti
   }
 }
 
-/** In-process engine options on the lab (the simulator's root token, given directly: labs run side by side). */
+/** In-process engine options on the lab (its own root@pam token, given directly: labs run side by side). */
+const engineTokens = new WeakMap<Simulator, { id: string; secret: string }>()
+
+/** The in-process engine's own token: its requests are told apart from a killed process's late ones. */
+export function engineToken(sim: Simulator): { id: string; secret: string } {
+  let token = engineTokens.get(sim)
+  if (!token) engineTokens.set(sim, (token = sim.control.createToken('root@pam', 'engine', { privsep: false })))
+  return token
+}
+
 export function engineFor(lab: Lab): EngineOptions {
-  const token = lab.sim.rootToken
+  const token = engineToken(lab.sim)
   return {
     client: new PveClient({
       nodes: lab.config.cluster.nodes,
