@@ -17,7 +17,8 @@ await runCommand({
   details: `Every VM is a full clone of the profile's template carrying the cluster's tags and owner
 marker, sized, addressed (cloud-init ipconfig0) and started; Talos profiles then get the Talos and
 Flux stages. The journal in .state/<cluster>/ makes an interrupted run resumable: run the same
-command again. --dry-run prints the plan (same as pve:cluster:plan).
+command again. --dry-run prints the plan (same as pve:cluster:plan). In the sandbox
+(sandbox: true) the Talos and Flux stages run against the stand-ins named in tools.
 
 Examples:
   task pve:cluster:create PROFILE=talos-staging
@@ -25,6 +26,7 @@ Examples:
   options: z.strictObject({
     profile: z.string().min(1).describe('profile name (clusters/<name>.yaml) or path'),
     dryRun: dryRunOption,
+    vmsOnly: z.boolean().default(false).describe('stop once the VMs run and match the profile (no Talos and Flux stages)'),
     output: outputOption,
   }),
   run: async (opts, cli) => {
@@ -39,7 +41,11 @@ Examples:
       if (conflicts.length) throw new ConflictError(`the profile's VMIDs are taken:\n  ${conflicts.join('\n  ')}`)
       return
     }
-    const result = await createCluster({ client, config, profile })
+    const result = await createCluster({ client, config, profile, vmsOnly: opts.vmsOnly })
     printPlan(result.plan, opts.output)
+    const { talos, flux } = result.stages
+    const simulated = config.sandbox ? ' (sandbox: simulated nodes through the talosctl/flux stand-ins)' : ''
+    if (talos) info(`${profile.name}: Talos ${talos.bootstrapped === 'now' ? 'bootstrapped' : 'already bootstrapped, not again'}, healthy; kubeconfig ${talos.kubeconfig}${simulated}`)
+    if (flux?.repo) info(`${profile.name}: Flux bootstrapped from ${flux.repo}${simulated}`)
   },
 })

@@ -130,3 +130,19 @@ test('ansible:drift reports a change made by hand, on that host and role only', 
   assert.deepEqual(hosts, [{ host: HOST, status: 'drift', changes: [{ task: 'ntp : Write the chrony configuration', items: [], files: ['/etc/chrony/chrony.conf'] }], errors: [] }])
   assert.match(file('etc/chrony/chrony.conf'), /rogue/, 'check mode changed nothing')
 })
+
+test('bad role data is refused by the preflights, naming the problem, before anything is written', async () => {
+  const interfaces = file('etc/network/interfaces')
+  const attempt = async (extra: Record<string, unknown>) => {
+    const r = await run(join(VENV_BIN, 'ansible-playbook'), ['-i', inventory, '-e', JSON.stringify(extra), join(repoRoot, 'ansible/playbooks/pve-servers.yaml')], { cwd: join(repoRoot, 'ansible'), env: ansibleEnv(), timeoutMs: 300_000 })
+    assert.equal(r.code, 2, `${r.stdout}\n${r.stderr}`)
+    return r.stdout
+  }
+  const twoMgmt = [
+    { name: 'vmbr0', type: 'mgmt', ports: ['eno1'], address: '192.0.2.11/24', gateway: '192.0.2.1' },
+    { name: 'vmbr9', type: 'mgmt', ports: ['eno9'], address: '192.0.2.12/24', gateway: '192.0.2.1' },
+  ]
+  assert.match(await attempt({ pve_host_roles: ['network'], network_bridges: twoMgmt }), /exactly one bridge with type 'mgmt'[^]*found \['vmbr0', 'vmbr9'\]/)
+  assert.match(await attempt({ pve_host_roles: ['network', 'firewall'] }), /pve_host_roles \(ansible\.roles in cluster-config\.yaml\) must list roles from network, repositories/)
+  assert.equal(file('etc/network/interfaces'), interfaces, 'nothing was written')
+})

@@ -123,8 +123,10 @@ test('talos-provision-vms refuses a VMID held by a VM the cluster does not own, 
   await api.wait(await api.post(`/nodes/${worker!.node}/qemu/1211/status/stop`))
   await api.put(`/nodes/${worker!.node}/qemu/1211/config`, { description: 'not ours', delete: 'tags' })
   const before = await vm(1211)
-  const r = await playbook(['--playbook', 'talos-provision-vms', '--profile', PROFILE])
+  // Verbose: module arguments and connection details are printed, the token still is not.
+  const r = await playbook(['--playbook', 'talos-provision-vms', '--profile', PROFILE, '--', '-vvv'])
   assert.notEqual(r.code, 0)
+  assert.ok(!(r.stdout + r.stderr).includes(sim.rootToken.secret), 'the token never reaches the output, even with -vvv')
   const refusal = outcomes(r.stdout).find((o) => o.failed)
   assert.equal(refusal?.host, 'lab-w01')
   assert.match(refusal?.msg ?? '', /VMID 1211 must be free or carry 'pm-owner: talos-lab\//)

@@ -21,7 +21,8 @@ function load(): RequestRecord[] {
 }
 
 describe('recorded requests against apidoc.json', () => {
-  const records = load().filter((r) => r.status !== 401 && r.status !== 0)
+  // Not judged: 401s, dropped connections, and injected http faults (answered before the parameters were read).
+  const records = load().filter((r) => r.status !== 401 && r.status !== 0 && !r.fault)
   const doc = loadApidoc()
 
   it('found recorded requests (run with PM_RECORD_REQUESTS=1)', () => {

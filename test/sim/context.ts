@@ -24,6 +24,8 @@ export interface RequestRecord {
   schemaRejected?: boolean
   /** Sent by a test on purpose with invalid input (header X-Sim-Negative: 1). */
   negative?: boolean
+  /** Answered by an injected http fault before the parameters were read (`params` is empty). */
+  fault?: string
 }
 
 const SECRET_KEYS = /pass(word)?$|secret|^value$|token-value|^cipassword$/i

@@ -2,7 +2,7 @@
 // API) covering the reliability catalogue: HTTP 5xx/595/596/599 and resets, slow requests, task
 // failures with PVE's texts, nextid races, and VMs changed by "someone else" mid-run.
 export type FaultRule = {
-  /** Only requests matching these (method, path regex, listener node) are affected. */
+  /** Only requests matching these (method, or methods joined by |, path regex, listener node) are affected. */
   method?: string
   path?: string
   node?: string
@@ -64,7 +64,7 @@ export class Faults {
     for (const a of this.rules) {
       const r = a.rule
       if (!kinds.includes(r.kind as K)) continue
-      if (r.method && event.method && r.method !== event.method) continue
+      if (r.method && event.method && !r.method.split('|').includes(event.method)) continue
       if (r.path && (!event.path || !new RegExp(r.path).test(event.path))) continue
       if (r.node && event.node && r.node !== event.node) continue
       if (r.kind === 'task-fail' && ((r.type && r.type !== event.type) || (r.vmid && r.vmid !== event.vmid))) continue

@@ -126,7 +126,7 @@ function typed(values: Record<string, unknown>, schema: ParametersSchema): Recor
 
 interface HandleArgs { sim: SimContext; router: Router; listener: NodeListener; listeners: Map<string, NodeListener> }
 
-async function processRequest(args: HandleArgs, req: IncomingMessage, body: Buffer, rec: { params: Record<string, unknown>; authid?: string; schemaRejected?: boolean; validated?: boolean }): Promise<Reply> {
+async function processRequest(args: HandleArgs, req: IncomingMessage, body: Buffer, rec: { params: Record<string, unknown>; authid?: string; schemaRejected?: boolean; validated?: boolean; fault?: string }): Promise<Reply> {
   const { sim, router, listener, listeners } = args
   const method = req.method ?? 'GET'
   if (!['GET', 'POST', 'PUT', 'DELETE'].includes(method)) throw new PveError(`method '${method}' not available`, 501)
@@ -138,7 +138,10 @@ async function processRequest(args: HandleArgs, req: IncomingMessage, body: Buff
 
   const fault = sim.faults.take(['http', 'reset', 'delay'], { method, path, node: listener.name })
   if (fault?.kind === 'reset') return { status: 0, reset: true }
-  if (fault?.kind === 'http') throw new PveError(fault.message, fault.status)
+  if (fault?.kind === 'http') {
+    rec.fault = 'http'
+    throw new PveError(fault.message, fault.status)
+  }
   if (fault?.kind === 'delay') await sim.clock.sleep(fault.seconds)
 
   let id: Identity
@@ -227,7 +230,7 @@ export async function startListener(args: Omit<HandleArgs, 'listener'> & { name:
     req.on('end', () => {
       const started = performance.now()
       const body = Buffer.concat(chunks)
-      const rec: { params: Record<string, unknown>; authid?: string; schemaRejected?: boolean; validated?: boolean } = { params: {} }
+      const rec: { params: Record<string, unknown>; authid?: string; schemaRejected?: boolean; validated?: boolean; fault?: string } = { params: {} }
       const path = (req.url ?? '').split('?')[0]
       if (path.startsWith('/sim/')) {
         handleControl(sim, args.listeners, req, body).then((r) => send(res, r), (e) => send(res, errorReply(e)))
@@ -243,7 +246,7 @@ export async function startListener(args: Omit<HandleArgs, 'listener'> & { name:
           t: new Date().toISOString(), node: name, method: req.method ?? '', path: path.replace(/^\/api2\/json/, ''),
           params: rec.params, status: reply.reset ? 0 : reply.status, ms: Math.round((performance.now() - started) * 100) / 100,
           authid: rec.authid, ...(rec.validated ? { validated: true } : {}), ...(rec.schemaRejected ? { schemaRejected: true } : {}),
-          ...(req.headers['x-sim-negative'] ? { negative: true } : {}),
+          ...(req.headers['x-sim-negative'] ? { negative: true } : {}), ...(rec.fault ? { fault: rec.fault } : {}),
         })
       })
     })

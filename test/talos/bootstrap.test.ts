@@ -6,19 +6,9 @@ import assert from 'node:assert/strict'
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { workspace, requireRealTalosctl } from './fixture.ts'
+import { workspace, requireRealTalosctl, secretValues } from './fixture.ts'
 
 requireRealTalosctl()
-
-const secretValues = (ws: { dir: string }) => {
-  const out: string[] = []
-  const walk = (v: unknown) => {
-    if (typeof v === 'string' && v.length >= 8) out.push(v)
-    else if (v && typeof v === 'object') Object.values(v).forEach(walk)
-  }
-  walk(parse(readFileSync(join(ws.dir, 'state/lab/secrets.yaml'), 'utf8')))
-  return out
-}
 
 test('bootstrap applies every config, bootstraps etcd once on the first control plane, fetches the kubeconfig and checks health', async () => {
   const ws = workspace({ controlplanes: 3, workers: 2 })

@@ -4,6 +4,7 @@ import { execFile } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
 import { schematicId, schematicYaml } from '../../scripts/lib/talos/schematic.ts'
 
 export const REPO = resolve(import.meta.dirname, '..', '..')
@@ -138,4 +139,15 @@ export function runningCluster(ws: Workspace, cps: number, workers: number, over
   ws.setState({ autoCreate: false, nodes, cluster: { bootstrapped: true, bootstrapCalls: 1, excluded: [] } })
   mkdirSync(join(ws.dir, 'state/lab'), { recursive: true })
   if (!existsSync(join(ws.dir, 'state/lab/talosconfig'))) writeFileSync(join(ws.dir, 'state/lab/talosconfig'), 'context: lab\n')
+}
+
+/** Every string of the profile's secrets bundle (8+ characters): none may reach argv, logs or output. */
+export function secretValues(ws: { dir: string }, file = 'state/lab/secrets.yaml'): string[] {
+  const out: string[] = []
+  const walk = (v: unknown) => {
+    if (typeof v === 'string' && v.length >= 8) out.push(v)
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk)
+  }
+  walk(parse(readFileSync(join(ws.dir, file), 'utf8')))
+  return out
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseAllDocuments } from 'yaml'
-import { requireRealTalosctl, workspace, type Workspace } from './fixture.ts'
+import { requireRealTalosctl, secretValues, workspace, type Workspace } from './fixture.ts'
 
 requireRealTalosctl()
 
@@ -40,8 +40,11 @@ test('the list is the Kubernetes bundle of the profile\'s version plus the image
 test('the cache is built from the list, configs enable localEnabled (also on later talos:config runs), an unchanged list is not pulled again', async () => {
   const ws = workspace({ controlplanes: 1, workers: 1 })
   try {
-    const r = await ws.run('scripts/talos/image-cache.ts', ['--profile', 'lab'])
+    const r = await ws.run('scripts/talos/image-cache.ts', ['--profile', 'lab', '--debug'])
     assert.equal(r.code, 0, r.stderr)
+    const secrets = secretValues(ws)
+    const everything = JSON.stringify(ws.log()) + r.stdout + r.stderr
+    for (const secret of secrets) assert.ok(!everything.includes(secret), 'a secret reached argv or output while the configs were regenerated')
     const create = ws.calls('images').filter((a) => a[1] === 'cache-create')
     assert.equal(create.length, 1)
     assert.ok(create[0].includes('--images=-') && create[0].includes('oci'))

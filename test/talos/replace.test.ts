@@ -5,7 +5,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { requireRealTalosctl, runningCluster, workspace, type Workspace } from './fixture.ts'
+import { requireRealTalosctl, runningCluster, secretValues, workspace, type Workspace } from './fixture.ts'
 
 requireRealTalosctl()
 
@@ -23,8 +23,10 @@ test('a live control plane is replaced in place: snapshot, graceful reset, confi
   const ws = workspace({ controlplanes: 3, workers: 1 })
   try {
     await configuredCluster(ws, 3, 1)
-    const r = await ws.run('scripts/talos/node-replace.ts', ['--profile', 'lab', '--node', 'lab-cp02', '--yes'])
+    const r = await ws.run('scripts/talos/node-replace.ts', ['--profile', 'lab', '--node', 'lab-cp02', '--yes', '--debug'])
     assert.equal(r.code, 0, r.stderr)
+    const everything = JSON.stringify(ws.log()) + r.stdout + r.stderr
+    for (const secret of secretValues(ws)) assert.ok(!everything.includes(secret), 'a secret reached argv or output')
     const snapshot = firstIndex(ws, (a) => a[0] === 'etcd' && a[1] === 'snapshot')
     const reset = firstIndex(ws, (a) => a[0] === 'reset' && nodeArg(a) === '127.0.10.12')
     const apply = firstIndex(ws, (a) => a[0] === 'apply-config' && nodeArg(a) === '127.0.10.12')

@@ -67,6 +67,22 @@ test('a control plane whose reset did not leave etcd is removed by member ID fro
   }
 })
 
+test('when etcd stops answering after the reset, the removal fails instead of reporting an empty membership', async () => {
+  const ws = workspace({ controlplanes: 3, workers: 0 })
+  try {
+    runningCluster(ws, 3, 0)
+    // The planning read from lab-cp01 goes through; every read after the reset fails.
+    ws.setState({ ...ws.state(), faults: [{ command: 'etcd members', node: '127.0.10.11', skip: 1, times: 5, effect: 'error', message: 'rpc error: code = Unavailable desc = etcdserver: request timed out' }] })
+    const r = await ws.run('scripts/talos/reset.ts', ['--profile', 'lab', '--node', 'lab-cp03', '--yes'])
+    assert.equal(r.code, 5, r.stderr)
+    assert.match(r.stderr, /cannot check that lab-cp03 left etcd: etcd on lab-cp01/)
+    assert.deepEqual(ws.calls('reset').map(nodeArg), ['127.0.10.13'])
+    assert.equal(ws.calls('etcd').filter((a) => a[1] === 'remove-member').length, 0, 'nothing removed blindly')
+  } finally {
+    ws.cleanup()
+  }
+})
+
 test('an unreachable control plane is not reset but removed from etcd from a peer', async () => {
   const ws = workspace({ controlplanes: 3, workers: 0 })
   try {

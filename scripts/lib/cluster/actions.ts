@@ -19,8 +19,9 @@ export interface ActionContext {
   storage: string
   /** Whether a storage id is shared (one pool for all nodes). */
   isShared: (storage: string) => boolean
-  /** Task polling: first interval and deadline (ms). */
+  /** Task polling: first interval, longest interval and deadline (ms). */
   pollMs: number
+  maxPollMs: number
   taskTimeoutMs: number
   signal?: AbortSignal
   /** Progress line for a VM (listr task output). */
@@ -48,7 +49,7 @@ async function journaledTask(ctx: ActionContext, op: { op: string; vmid?: number
       upid = await dispatch()
       if (upid) {
         ctx.journal.append({ ...op, phase: 'dispatched', upid })
-        await waitForTask(ctx.client, upid, { pollMs: ctx.pollMs, maxPollMs: Math.max(ctx.pollMs, 2000), timeoutMs: ctx.taskTimeoutMs, signal: ctx.signal, quiet: true })
+        await waitForTask(ctx.client, upid, { pollMs: ctx.pollMs, maxPollMs: ctx.maxPollMs, timeoutMs: ctx.taskTimeoutMs, signal: ctx.signal, quiet: true })
       }
       ctx.journal.append({ ...op, phase: 'done', ...(upid ? { upid } : {}) })
     } catch (err) {

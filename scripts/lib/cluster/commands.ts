@@ -24,20 +24,22 @@ import { jobsTask, runPipeline } from './pipeline.ts'
 import { planSummary } from './views.ts'
 import { planCluster, type ClusterPlan } from './plan.ts'
 import { readClusterView, withConfigs } from './live.ts'
+import { stageTasks, type StageResults } from './stages.ts'
 
 export interface ClusterRun {
   client: PveClient
   config: ClusterConfig
   profile: LoadedProfile
   workers?: number
-  /** Steps after the VMs are up (Talos, Flux), given the converged plan. */
-  stages?: (plan: ClusterPlan) => ListrTask<RunCtx>[]
+  /** Stop once the VMs match (no Talos and Flux stages). */
+  vmsOnly?: boolean
 }
 
 export interface RunCtx {
   failures: { vm: string; error: unknown }[]
   create?: CreatePrepared
   teardown?: TeardownPrepared
+  stages?: StageResults
 }
 
 const engine = (run: ClusterRun, journal: ClusterJournal): EngineOptions => ({ client: run.client, config: run.config, profile: run.profile, journal, workers: run.workers })
@@ -72,8 +74,8 @@ async function converged(run: ClusterRun, prepared: CreatePrepared): Promise<Clu
   return planCluster({ profile: run.profile, config: run.config, owner: prepared.owner, members: prepared.members, live, nodes: view.nodes })
 }
 
-/** create: converge the VMs, then the stages; throws ResumableError when a VM did not finish. */
-export async function createCluster(run: ClusterRun): Promise<{ plan: ClusterPlan }> {
+/** create: converge the VMs, then the Talos and Flux stages; throws ResumableError when a VM did not finish. */
+export async function createCluster(run: ClusterRun): Promise<{ plan: ClusterPlan; stages: StageResults }> {
   const journal = new ClusterJournal(run.profile.name)
   return withLock(journal, async () => {
     const ctx: RunCtx = { failures: [] }
@@ -91,14 +93,14 @@ export async function createCluster(run: ClusterRun): Promise<{ plan: ClusterPla
             task.title = `All ${plan.vms.length} VMs match the profile`
           },
         },
-        ...(run.stages ? [{ title: 'Cluster stages', task: (_c: RunCtx, task: any) => task.newListr(run.stages!(plan!), { concurrent: false }) }] : []),
+        ...(run.vmsOnly ? [] : stageTasks<RunCtx>(run.profile, run.config, journal)),
       ],
       ctx,
     ).catch((err) => {
       if (ctx.failures.length && !(err instanceof ResumableError)) throw new ResumableError(`create ${run.profile.name}`, ctx.failures, journal.journalFile)
       throw err
     })
-    return { plan: plan! }
+    return { plan: plan!, stages: ctx.stages ?? {} }
   })
 }
 

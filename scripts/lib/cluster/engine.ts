@@ -24,6 +24,8 @@ export interface EngineOptions {
   /** Worker count overriding the profile (scale). */
   workers?: number
   pollMs?: number
+  /** The longest poll interval (the interval grows from pollMs). */
+  maxPollMs?: number
   taskTimeoutMs?: number
   /** Base of the backoff between attempts on one VM (ms). */
   retryBaseMs?: number
@@ -38,6 +40,7 @@ const env = (name: string, fallback: number) => (Number(process.env[name]) > 0 ?
 function settings(o: EngineOptions) {
   return {
     pollMs: o.pollMs ?? env('PM_TASK_POLL_MS', 500),
+    maxPollMs: Math.max(o.pollMs ?? env('PM_TASK_POLL_MS', 500), o.maxPollMs ?? env('PM_TASK_MAX_POLL_MS', 2000)),
     taskTimeoutMs: o.taskTimeoutMs ?? env('PM_TASK_TIMEOUT_MS', 30 * 60_000),
     retryBaseMs: o.retryBaseMs ?? env('PM_RETRY_BASE_MS', 2000),
     maxRounds: o.maxRounds ?? 8,
@@ -73,7 +76,7 @@ async function finishPendingTasks(o: EngineOptions, journal: ClusterJournal): Pr
   await Promise.all(
     journal.pendingTasks().map(async (e) => {
       try {
-        await waitForTask(o.client, e.upid!, { pollMs: s.pollMs, maxPollMs: Math.max(s.pollMs, 2000), timeoutMs: s.taskTimeoutMs, signal: o.signal, quiet: true })
+        await waitForTask(o.client, e.upid!, { pollMs: s.pollMs, maxPollMs: s.maxPollMs, timeoutMs: s.taskTimeoutMs, signal: o.signal, quiet: true })
         journal.append({ op: e.op, vmid: e.vmid, node: e.node, upid: e.upid, phase: 'done', detail: 'finished while no run was watching' })
       } catch (err) {
         if (err instanceof PmError && err.exitCode === EXIT.taskFailed && !(err as { exitStatus?: string }).exitStatus && /still running/.test(err.message)) throw err
@@ -162,6 +165,7 @@ export function createJobs(o: EngineOptions, p: CreatePrepared): VmJob[] {
         storage: o.config.defaults.storage,
         isShared: (id) => sharedIds.has(id),
         pollMs: s.pollMs,
+        maxPollMs: s.maxPollMs,
         taskTimeoutMs: s.taskTimeoutMs,
         signal: o.signal,
         report: (_vm, message) => report(message),
@@ -274,7 +278,7 @@ export async function prepareTeardown(o: EngineOptions, opts: { persist: boolean
     for (const v of view.vms.filter((x) => ours.has(x.vmid) && x.lock)) await waitWhileLocked(ctx, v.vmid)
     view = await readClusterView(o.client)
   }
-  const live = await withConfigs(o.client, view.vms, { vmids: ours, tags: o.profile.tags })
+  const live = await rereadUnreadable(o.client, await withConfigs(o.client, view.vms, { vmids: ours, tags: o.profile.tags }), ours, o.profile.tags)
   const missingPrivileges = await missingVisibility(o.client)
   const visibility = { expectedNodes: o.config.cluster.nodes.map((n) => n.name), nodes: view.nodes, missingPrivileges }
   let owner: Owner | undefined
@@ -299,24 +303,67 @@ export async function prepareTeardown(o: EngineOptions, opts: { persist: boolean
   return { journal, owner, plan, volumes, view }
 }
 
+/**
+ * VMs of concern whose config could not be read are looked up once more: one deleted between the
+ * listing and the config read (a request of a killed run landing late) is simply gone; one still
+ * unreadable stays without config, and the teardown rules refuse it.
+ */
+async function rereadUnreadable(client: PveClient, live: LiveVm[], ours: Set<number>, tags: string[]): Promise<LiveVm[]> {
+  const out: LiveVm[] = []
+  for (const vm of live) {
+    const concerned = ours.has(vm.vmid) || tags.every((t) => vm.tags.includes(t))
+    if (vm.config || !concerned) out.push(vm)
+    else {
+      const again = await readLiveVm(client, vm.vmid)
+      if (again) out.push(again)
+    }
+  }
+  return out
+}
+
 export function teardownJobs(o: EngineOptions, p: TeardownPrepared, opts: { shutdownTimeoutSeconds: number }): VmJob[] {
   if (p.plan.refusals.length) throw new RefusedError(`teardown of ${o.profile.name} refused:\n  ${p.plan.refusals.join('\n  ')}`, 'nothing was changed')
+  const ctxFor = actionContextFor(o, p.journal, p.view)
+  const volumeJobs: VmJob[] = p.volumes.map((v) => ({
+    name: v.volid,
+    run: async (report) => {
+      const ctx = ctxFor(report)
+      try {
+        await deleteVolume(ctx, v)
+      } catch (err) {
+        if (!/does not exist|no such volume/i.test((err as Error).message)) throw err
+      }
+    },
+  }))
+  return [...destroyJobs(o, p.journal, p.view, p.plan.targets, p.owner!, opts), ...volumeJobs]
+}
+
+function actionContextFor(o: EngineOptions, journal: ClusterJournal, view: ClusterView): (report: (m: string) => void) => ActionContext {
   const s = settings(o)
   const limiter = new ResourceLimiter({ perNode: o.config.limits.per_node, perStorage: o.config.limits.per_storage })
-  const sharedIds = new Set(p.view.storages.filter((x) => x.shared).map((x) => x.storage))
-  const ctxFor = (report: (m: string) => void): ActionContext => ({
+  const sharedIds = new Set(view.storages.filter((x) => x.shared).map((x) => x.storage))
+  return (report) => ({
     client: o.client,
-    journal: p.journal,
+    journal,
     limiter,
     storage: o.config.defaults.storage,
     isShared: (id) => sharedIds.has(id),
     pollMs: s.pollMs,
+    maxPollMs: s.maxPollMs,
     taskTimeoutMs: s.taskTimeoutMs,
     signal: o.signal,
     report: (_vm, m) => report(m),
   })
-  const owner = p.owner!
-  const vmJobs: VmJob[] = p.plan.targets.map((target) => ({
+}
+
+/**
+ * Shut down (gracefully, then hard) and delete each target, which must still carry `owner`'s
+ * marker and its name from the plan when it is acted on (teardown, scale down, replace-node).
+ */
+export function destroyJobs(o: EngineOptions, journal: ClusterJournal, view: ClusterView, targets: LiveVm[], owner: Owner, opts: { shutdownTimeoutSeconds: number }): VmJob[] {
+  const s = settings(o)
+  const ctxFor = actionContextFor(o, journal, view)
+  return targets.map((target) => ({
     name: target.name,
     run: async (report) => {
       const ctx = ctxFor(report)
@@ -339,18 +386,6 @@ export function teardownJobs(o: EngineOptions, p: TeardownPrepared, opts: { shut
       }
     },
   }))
-  const volumeJobs: VmJob[] = p.volumes.map((v) => ({
-    name: v.volid,
-    run: async (report) => {
-      const ctx = ctxFor(report)
-      try {
-        await deleteVolume(ctx, v)
-      } catch (err) {
-        if (!/does not exist|no such volume/i.test((err as Error).message)) throw err
-      }
-    },
-  }))
-  return [...vmJobs, ...volumeJobs]
 }
 
 /** Positive proof that nothing of the cluster is left: no VM with its marker, no volume of its VMIDs. */
@@ -365,7 +400,8 @@ export async function verifyTornDown(o: EngineOptions, p: TeardownPrepared): Pro
   }
   const existing = new Set(view.vms.map((v) => v.vmid))
   for (const v of await findVolumes(o.client, view, ours)) if (!existing.has(v.vmid)) left.push(`volume ${v.volid} on ${v.node}`)
-  if (!left.length && state) p.journal.updateState((st) => ((st.vmids = []), (st.placement = {})))
+  // Gone with the VMs: a cluster created again needs its Flux bootstrap again.
+  if (!left.length && state) p.journal.updateState((st) => ((st.vmids = []), (st.placement = {}), delete st.flux))
   return left
 }
 

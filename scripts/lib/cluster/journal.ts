@@ -16,6 +16,8 @@ export interface ClusterState {
   vmids: number[]
   /** Nodes chosen for VMs that are not finished yet (a resumed run keeps the layout). */
   placement: Record<string, string>
+  /** The Flux bootstrap create did (a re-run with the same source does not bootstrap again). */
+  flux?: { repo: string; path: string; branch: string; at: string }
 }
 
 export type JournalPhase = 'intent' | 'dispatched' | 'done' | 'failed'

@@ -9,7 +9,7 @@ import { NotFoundError, RefusedError, TaskFailedError, UsageError } from '../err
 import type { LoadedProfile } from '../profile.ts'
 import { probeNode, etcdState, type NodeApiState } from './bootstrap.ts'
 import { talosNodes, type TalosNode } from './configs.ts'
-import { clusterPaths } from './secrets.ts'
+import { clusterPaths, type ClusterPaths } from './secrets.ts'
 import { talosctlFor, type StageConfig } from './stage.ts'
 import type { EtcdMember, Talosctl } from './talosctl.ts'
 
@@ -123,6 +123,13 @@ export async function planNodeRemoval(talosctl: Talosctl, nodes: TalosNode[], no
   return plan
 }
 
+/** The etcd members as `via` sees them; an etcd that does not answer is an error, never "no members". */
+async function membersFrom(talosctl: Talosctl, via: TalosNode, leaving: TalosNode): Promise<EtcdMember[]> {
+  const s = await etcdState(talosctl, via)
+  if (!s.running) throw new TaskFailedError(`cannot check that ${leaving.name} left etcd: etcd on ${via.name} is ${s.serviceState ?? 'not answering'}`, { hint: `talosctl -n ${via.ip} etcd members` })
+  return s.members
+}
+
 /** Carries out a plan made by planNodeRemoval. */
 export async function executeNodeRemoval(talosctl: Talosctl, plan: RemovalPlan, opts: RemovalOptions = {}): Promise<RemovalResult> {
   const progress = opts.onProgress ?? (() => {})
@@ -139,17 +146,25 @@ export async function executeNodeRemoval(talosctl: Talosctl, plan: RemovalPlan, 
 
   // The graceful reset left etcd before it returned; a member still listed (a dead node, or a
   // reset that did not leave) is removed by ID from the healthy peer.
-  let members = (await etcdState(talosctl, via)).members
+  let members = await membersFrom(talosctl, via, node)
   const member = memberOf(node, members)
   if (member) {
     progress(`${node.name}: still etcd member ${member.id}; removing it from ${via.name}`)
     await talosctl.run(['etcd', 'remove-member', member.id], { nodes: [via.ip], timeoutMs: 60_000 })
     done.push(`etcd remove-member ${member.id}`)
-    members = (await etcdState(talosctl, via)).members
+    members = await membersFrom(talosctl, via, node)
     if (memberOf(node, members)) throw new TaskFailedError(`${node.name} is still an etcd member after remove-member`, { hint: `talosctl -n ${via.ip} etcd members` })
   }
   progress(`${node.name}: not an etcd member any more (${members.length} member(s) left: ${members.map((m) => m.hostname).join(', ')})`)
   return { ...plan, done }
+}
+
+/** The talosctl (with the cluster's talosconfig), file locations and nodes of a Talos profile. */
+export function talosNodeContext(profile: LoadedProfile, config: StageConfig): { talosctl: Talosctl; paths: ClusterPaths; nodes: TalosNode[] } {
+  if (profile.type !== 'talos' || !profile.talos) throw new UsageError(`profile ${profile.name} is not a Talos cluster (type: ${profile.type})`)
+  const paths = clusterPaths(profile)
+  if (!existsSync(paths.talosconfig)) throw new UsageError(`no talosconfig at ${paths.talosconfig}`, `generate it with task talos:config PROFILE=${profile.name}`)
+  return { talosctl: talosctlFor(config).withTalosconfig(paths.talosconfig), paths, nodes: talosNodes(profile) }
 }
 
 /**
@@ -162,12 +177,8 @@ export async function removeTalosNode(
   nodeNameOrIp: string,
   opts: RemovalOptions & { dryRun?: boolean; confirm?: (plan: RemovalPlan) => Promise<void> } = {},
 ): Promise<RemovalResult> {
-  if (profile.type !== 'talos' || !profile.talos) throw new UsageError(`profile ${profile.name} is not a Talos cluster (type: ${profile.type})`)
-  const paths = clusterPaths(profile)
-  if (!existsSync(paths.talosconfig)) throw new UsageError(`no talosconfig at ${paths.talosconfig}`, `generate it with task talos:config PROFILE=${profile.name}`)
-  const talosctl = talosctlFor(config).withTalosconfig(paths.talosconfig)
-  const node = findNode(profile, nodeNameOrIp)
-  const plan = await planNodeRemoval(talosctl, talosNodes(profile), node, { ...opts, sandbox: config.sandbox })
+  const { talosctl, nodes } = talosNodeContext(profile, config)
+  const plan = await planNodeRemoval(talosctl, nodes, findNode(profile, nodeNameOrIp), { ...opts, sandbox: config.sandbox })
   if (opts.dryRun || plan.alreadyRemoved) return { ...plan, done: [] }
   await opts.confirm?.(plan)
   return executeNodeRemoval(talosctl, plan, opts)

@@ -8,11 +8,11 @@ import { existsSync } from 'node:fs'
 import { TaskFailedError, UsageError } from '../errors.ts'
 import type { LoadedProfile } from '../profile.ts'
 import { etcdState, health, resolveTiming, waitForState, type Timing } from './bootstrap.ts'
-import { talosNodes, type TalosNode } from './configs.ts'
+import type { TalosNode } from './configs.ts'
 import { backupEtcd, type BackupResult } from './etcd-backup.ts'
-import { executeNodeRemoval, findNode, memberOf, planNodeRemoval, type RemovalOptions, type RemovalPlan } from './remove.ts'
+import { executeNodeRemoval, findNode, memberOf, planNodeRemoval, talosNodeContext, type RemovalOptions, type RemovalPlan } from './remove.ts'
 import { clusterPaths, type ClusterPaths } from './secrets.ts'
-import { talosctlFor, type StageConfig } from './stage.ts'
+import type { StageConfig } from './stage.ts'
 import type { Talosctl } from './talosctl.ts'
 
 export interface JoinOptions {
@@ -77,22 +77,6 @@ export interface ReplaceOptions extends RemovalOptions, JoinOptions {
   backup?: boolean
   keepBackups?: number
   confirm?: (plan: ReplacePlan) => Promise<void>
-  /** Between removal and join (pve:cluster:replace-node recreates the VM here). */
-  afterRemoval?: () => Promise<void>
-}
-
-/** Context for callers outside talos:* (pve:cluster:* pipelines). */
-export function talosNodeContext(profile: LoadedProfile, config: StageConfig): { talosctl: Talosctl; paths: ClusterPaths; nodes: TalosNode[] } {
-  if (profile.type !== 'talos' || !profile.talos) throw new UsageError(`profile ${profile.name} is not a Talos cluster (type: ${profile.type})`)
-  const paths = clusterPaths(profile)
-  if (!existsSync(paths.talosconfig)) throw new UsageError(`no talosconfig at ${paths.talosconfig}`, `generate it with task talos:config PROFILE=${profile.name}`)
-  return { talosctl: talosctlFor(config).withTalosconfig(paths.talosconfig), paths, nodes: talosNodes(profile) }
-}
-
-/** Joins one node of a profile (e.g. a VM recreated by pve:cluster:replace-node). */
-export function joinTalosNode(profile: LoadedProfile, config: StageConfig, nodeNameOrIp: string, opts: Omit<JoinOptions, 'sandbox'> = {}): Promise<JoinResult> {
-  const { talosctl, paths, nodes } = talosNodeContext(profile, config)
-  return joinNode(talosctl, nodes, findNode(profile, nodeNameOrIp), paths, { ...opts, sandbox: config.sandbox })
 }
 
 export async function planReplace(profile: LoadedProfile, config: StageConfig, nodeNameOrIp: string, opts: ReplaceOptions): Promise<ReplacePlan> {
@@ -123,7 +107,6 @@ export async function replaceTalosNode(profile: LoadedProfile, config: StageConf
     backup = await backupEtcd(profile.name, [...peers, node], talosctl, paths.backupsDir, { keep: opts.keepBackups ?? 7, onProgress: opts.onProgress })
   }
   const removed = (await executeNodeRemoval(talosctl, plan.removal, opts)).done
-  await opts.afterRemoval?.()
   const joined = await joinNode(talosctl, nodes, node, paths, full)
   return { plan, result: { backup, removed, joined } }
 }

@@ -87,7 +87,10 @@ export async function planUpgrade(profile: LoadedProfile, nodes: TalosNode[], ta
     const sameVersion = current.version === target
     const sameSchematic = !schematic || current.schematic === schematic
     if (sameVersion && sameSchematic) steps.push({ ...current, action: 'skip', reason: 'already at the target version and schematic' })
-    else steps.push({ ...current, action: 'upgrade', reason: sameVersion ? `schematic ${short(current.schematic)} → ${short(schematic)}` : `${current.version} → ${target}` })
+    else {
+      const changes = [...(sameVersion ? [] : [`${current.version} → ${target}`]), ...(sameSchematic ? [] : [`schematic ${short(current.schematic)} → ${short(schematic)}`])]
+      steps.push({ ...current, action: 'upgrade', reason: changes.join(', ') })
+    }
   }
   return { target, schematic, installer, steps }
 }
@@ -152,11 +155,16 @@ export async function rollingUpgrade(profile: LoadedProfile, nodes: TalosNode[],
     const { node } = step
     progress(`${node.name} (${node.role}): upgrading ${step.reason} with ${plan.installer}`)
     const call = await talosctl.run(['upgrade', '--image', plan.installer, '--wait', '--timeout', `${Math.round(nodeTimeout / 1000)}s`], { nodes: [node.ip], timeoutMs: nodeTimeout + 60_000, nothrow: true })
-    if (!call.ok) {
-      const tail = (call.stderr || call.stdout).trim().split('\n').slice(-3).join('; ')
-      fail(new TaskFailedError(`talosctl upgrade of ${node.name} ${call.timedOut ? 'timed out' : `failed: ${tail}`}`), `at ${node.name}`)
+    if (call.ok) {
+      await gates(talosctl, nodes, plan, node, opts, timing).catch((e) => fail(e, `after ${node.name}`))
+    } else {
+      // talosctl upgrade can lose its answer while the node finishes in the background (talos#11830):
+      // the node decides. At the target and healthy, the rollout goes on; otherwise it stops here.
+      const what = `talosctl upgrade of ${node.name} ${call.timedOut ? 'timed out' : `failed: ${(call.stderr || call.stdout).trim().split('\n').slice(-3).join('; ')}`}`
+      progress(`${what}; checking the node before anything else`)
+      await gates(talosctl, nodes, plan, node, opts, timing).catch((e) => fail(new TaskFailedError(`${what} (${e instanceof Error ? e.message : String(e)})`, { hint: e instanceof TaskFailedError ? e.hint : undefined }), `at ${node.name}`))
+      progress(`${node.name}: the upgrade took effect despite the failed call`)
     }
-    await gates(talosctl, nodes, plan, node, opts, timing).catch((e) => fail(e, `after ${node.name}`))
     result.upgraded.push(node.name)
     progress(`${node.name}: at ${plan.target}, etcd and cluster healthy`)
   }
