@@ -5,8 +5,8 @@
 //   - pvecontrol's way: first-fit placement, one migration at a time
 // against the simulator's lower bound for the same migrations (critical path under its rules), and
 // that bound at each run's parallelism (no schedule of N workers beats total work / N).
-// The tool polls tasks on PVE's real time scale (50 ms growing to 2 s): a small time factor makes
-// every migration short next to the poll interval and so inflates every contender's ratio alike.
+// The tool watches tasks on PVE's real time scale (one active-task list read per node every 100 ms
+// or more): a small time factor makes every migration short next to that and inflates every ratio.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -20,6 +20,8 @@ import { locateGuest, migrateGuest } from '../scripts/lib/node/migrate.ts'
 import { DEFAULT_POLICY, planEvacuation, type PlacementPolicy } from '../scripts/lib/node/placement.ts'
 import { newJournal, PlanSchema, type Move } from '../scripts/lib/node/plan.ts'
 import { renderTable } from '../scripts/lib/output.ts'
+import { waitForTask } from '../scripts/lib/pve/tasks.ts'
+import { ActiveTaskWatch } from '../scripts/lib/vm/task-watch.ts'
 import { registerSecret } from '../scripts/lib/secrets.ts'
 import { startSimulator } from '../test/sim/index.ts'
 
@@ -57,11 +59,12 @@ await runCommand({
 
     async function run(policy: PlacementPolicy, parallel: number) {
       const plan = PlanSchema.parse(planEvacuation(await gatherPlanInput(client, 'pve1', policy, config.defaults.storage)))
-      const runner = (memReserve: number) => ({
+      // as pve:node:apply does it: one ActiveTaskWatch for the migrations of a run
+      const runner = (memReserve: number, wait = new ActiveTaskWatch(client, (upid, w) => waitForTask(client, upid, { timeoutMs: w?.timeoutMs })).wait) => ({
         locate: (vmid: number) => locateGuest(client, vmid),
         migrate: async (m: Move, onUpid: (u: string) => void) => {
           const g = await locateGuest(client, m.vmid)
-          return (await migrateGuest(client, g!, { target: m.to, online: 'auto', policy: { memReserve }, onUpid })).upid ?? ''
+          return (await migrateGuest(client, g!, { target: m.to, online: 'auto', policy: { memReserve }, onUpid, wait })).upid ?? ''
         },
       })
       const started = performance.now()

@@ -59,10 +59,11 @@ HA-managed guests are left to PVE's HA node maintenance. Guests that fit nowhere
     await confirmDestructive(`Migrate ${plan.moves.length} guest(s) off ${opts.node}${plan.ha.guests.length ? ` and put it in HA maintenance (${plan.ha.guests.length} HA guest(s))` : ''}?`, { yes: opts.yes })
     const path = journalPath(config.cluster.name, opts.node)
     const planPath = path.replace(/\.json$/, '.plan.yaml')
-    await writePlan(planPath, plan)
+    // before writing anything: the plan file of an evacuation not yet returned is still needed
     const previous = await readJournal(path)
     if (previous && Object.values(previous.steps).some((s) => s.status === 'done'))
       throw new ConflictError(`an earlier evacuation of ${opts.node} has not been returned`, `return it first: task pve:node:return NODE=${opts.node}`)
+    await writePlan(planPath, plan)
     const journal = newJournal(PlanSchema.parse(plan), planPath)
     const result = await applyEvacuation(client, journal, {
       parallel: opts.parallel ?? config.limits.per_node,

@@ -164,3 +164,28 @@ test('pve:vm:migrate: live with local disks, then refuses an over-full target an
   assert.equal(r.code, 1)
   assert.match(r.stderr, /already on pve3/)
 })
+
+test('evacuate --yes plans and applies at once; a second evacuation before the return is refused', async () => {
+  const start = where()
+  const onPve3 = [...start].filter(([, node]) => node === 'pve3').map(([vmid]) => vmid)
+  assert.ok(onPve3.length >= 2)
+  let r = await run('node/evacuate.ts', ['--node', 'pve3', '--yes'])
+  assert.equal(r.code, 0, r.stderr)
+  for (const vmid of onPve3) assert.notEqual(where().get(vmid), 'pve3', `VM ${vmid} left pve3`)
+
+  // the plan of the running evacuation is what `apply` resumes from: it must stay as it is
+  const clusterName = parse(await readFile(env.PVE_CONFIG, 'utf8')).cluster.name
+  const planOfRecord = join(env.PM_STATE_DIR, 'evacuations', clusterName, 'pve3.plan.yaml')
+  const recorded = await readFile(planOfRecord, 'utf8')
+  sim.control.addVm({ vmid: 2400, node: 'pve3', name: 'late', disks: [4] })
+  const posts = migratePosts().length
+  r = await run('node/evacuate.ts', ['--node', 'pve3', '--yes'])
+  assert.equal(r.code, 6, r.stderr)
+  assert.match(r.stderr, /an earlier evacuation of pve3 has not been returned/)
+  assert.equal(migratePosts().length, posts)
+  assert.equal(await readFile(planOfRecord, 'utf8'), recorded)
+
+  r = await run('node/return.ts', ['--node', 'pve3', '--yes'])
+  assert.equal(r.code, 0, r.stderr)
+  for (const vmid of onPve3) assert.equal(where().get(vmid), 'pve3', `VM ${vmid} is back`)
+})

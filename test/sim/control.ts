@@ -247,7 +247,8 @@ export class Control {
           }
         } else if (step.op === 'migrate') {
           const vm = this.requireVm(step.vmid)
-          total += 1 + (step.online ? 1 + s.memoryMiB(vm.config) / 1024 : 0)
+          // as the migration task sleeps: 1 s offline, 1 s + 1 s per GiB of memory online
+          total += step.online ? 1 + s.memoryMiB(vm.config) / 1024 : 1
         } else {
           total += ({ start: 2, stop: 1, shutdown: 4, reboot: 6, config: 0, resize: 0.5, snapshot: 1, rollback: 2, template: 1.5, destroy: 1.3, vzdump: 2 } as Record<string, number>)[step.op] ?? 0
         }

@@ -3,6 +3,8 @@
 import { ConflictError, RefusedError, TaskFailedError } from '../errors.ts'
 import type { PveClient } from '../pve/client.ts'
 import { listResources } from '../pve/resources.ts'
+import { waitForTask } from '../pve/tasks.ts'
+import { ActiveTaskWatch } from '../vm/task-watch.ts'
 import { assertPrivileges, vmRequirements, type Requirement } from '../vm/permissions.ts'
 import { applyMoves, type ApplyResult, type MoveEvent } from './apply.ts'
 import { locateGuest, migrateGuest, toGuestRef } from './migrate.ts'
@@ -32,6 +34,8 @@ export async function assertPlanCurrent(client: PveClient, plan: Plan): Promise<
 }
 
 function runner(client: PveClient, opts: MaintenanceOptions) {
+  // one read of the node's active tasks per tick covers every migration running there
+  const wait = new ActiveTaskWatch(client, (upid, o) => waitForTask(client, upid, { timeoutMs: o?.timeoutMs, onLog: o?.onLog })).wait
   return {
     locate: async (vmid: number) => locateGuest(client, vmid),
     migrate: async (m: Move, onUpid: (u: string) => void) => {
@@ -45,6 +49,7 @@ function runner(client: PveClient, opts: MaintenanceOptions) {
         policy: { memReserve: opts.memReserve },
         defaultStorage: opts.defaultStorage,
         onUpid,
+        wait,
       })
       return r.upid ?? ''
     },

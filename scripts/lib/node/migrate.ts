@@ -7,6 +7,7 @@ import { ConflictError, NotFoundError, RefusedError, TaskFailedError, UsageError
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { listResources, type ClusterResource } from '../pve/resources.ts'
 import { waitForTask } from '../pve/tasks.ts'
+import type { TaskWaiter } from '../vm/context.ts'
 import { isHaManaged, memLimit, type MigrateCheck, type NodeStorage, type PlacementPolicy } from './placement.ts'
 
 export interface GuestRef {
@@ -98,6 +99,8 @@ export interface MigrateOptions {
   timeoutMs?: number
   onLog?: (line: string) => void
   onUpid?: (upid: string) => void
+  /** Waits for the migration task; many migrations share one ActiveTaskWatch (default: waitForTask). */
+  wait?: TaskWaiter
 }
 
 export interface MigrateResult {
@@ -172,7 +175,8 @@ export async function migrateGuest(client: PveClient, g: GuestRef, opts: Migrate
   const { params, result } = await prepareMigration(client, g, opts)
   const upid = await client.post<string>(apiPath`/nodes/${g.node}/${g.type}/${g.vmid}/migrate`, params)
   opts.onUpid?.(upid)
-  await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 50, maxPollMs: 2000 })
+  if (opts.wait) await opts.wait(upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog })
+  else await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, onLog: opts.onLog, pollMs: 50, maxPollMs: 2000 })
   // The task can end before the config has moved (pvetui's lesson), and an HA request ends before
   // the HA stack even starts: confirm the new location.
   await waitForArrival(client, g.vmid, opts.target, result.mode === 'ha' ? (opts.timeoutMs ?? 30 * 60_000) : 60_000)

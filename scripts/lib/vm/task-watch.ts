@@ -79,7 +79,9 @@ export class ActiveTaskWatch {
           this.finish(p, p.deadline - now)
         }
       }
-      interval = finished ? this.minMs : Math.min(this.maxMs, Math.round(interval * 1.25))
+      // Slow growth keeps the pause near a tenth of the time waited so far, so a task is noticed
+      // within ~10 % of its duration (1.25x let a 2 s start wait ~0.5 s for the next look).
+      interval = finished ? this.minMs : Math.min(this.maxMs, Math.round(interval * 1.1))
     }
     this.pending.delete(node)
   }
