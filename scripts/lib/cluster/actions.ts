@@ -116,11 +116,15 @@ export async function startVm(ctx: ActionContext, name: string, vm: LiveVm): Pro
   await journaledTask(ctx, { op: 'start', vmid: vm.vmid, node: vm.node }, [nodeKey(vm.node)], () => ctx.client.post<string>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/start`))
 }
 
-/** ACPI shutdown with a timeout; if the guest does not go down, a hard stop. */
+/**
+ * ACPI shutdown with a timeout; if the guest does not go down, a hard stop. Takes no node slot:
+ * a shutdown holds only its own VM's lock and no storage lock, so every guest of a node can go
+ * down at once; the slots are kept for the deletes that follow (storage locks).
+ */
 export async function powerOff(ctx: ActionContext, name: string, vm: LiveVm, timeoutSeconds: number): Promise<void> {
   ctx.report(name, `shutting down (up to ${timeoutSeconds} s)`)
   try {
-    await journaledTask(ctx, { op: 'shutdown', vmid: vm.vmid, node: vm.node }, [nodeKey(vm.node)], () =>
+    await journaledTask(ctx, { op: 'shutdown', vmid: vm.vmid, node: vm.node }, [], () =>
       ctx.client.post<string>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/shutdown`, { timeout: timeoutSeconds }),
     )
     return
@@ -128,7 +132,7 @@ export async function powerOff(ctx: ActionContext, name: string, vm: LiveVm, tim
     if (!(err instanceof TaskFailedError) || lockedBy(errorText(err))) throw err
     ctx.report(name, `graceful shutdown failed (${(err.exitStatus ?? err.message).split('\n')[0]}), stopping`)
   }
-  await journaledTask(ctx, { op: 'stop', vmid: vm.vmid, node: vm.node }, [nodeKey(vm.node)], () => ctx.client.post<string>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`))
+  await journaledTask(ctx, { op: 'stop', vmid: vm.vmid, node: vm.node }, [], () => ctx.client.post<string>(apiPath`/nodes/${vm.node}/qemu/${vm.vmid}/status/stop`))
 }
 
 /** Delete with purge (backup jobs, replication, HA) and every vm-<id>-* volume. */
