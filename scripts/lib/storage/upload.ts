@@ -12,6 +12,7 @@ import { ApiError, NotFoundError, UsageError } from '../errors.ts'
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { createAgent } from '../pve/tls.ts'
 import { waitForTask } from '../pve/tasks.ts'
+import type { Requirement } from '../vm/permissions.ts'
 
 const DECOMPRESS = { gz: 'gz', zst: 'zst', bz2: 'bz2', lzo: 'lzo' } as const
 
@@ -36,6 +37,21 @@ export async function existingIso(client: PveClient, node: string, storage: stri
   const items = await client.get<{ volid: string; size?: number }[]>(apiPath`/nodes/${node}/storage/${storage}/content`, { content: 'iso' })
   return items.find((i) => i.volid === `${storage}:iso/${filename}`)
 }
+
+/**
+ * POST …/download-url checks ['and', Datastore.AllocateTemplate on the storage, ['or', Sys.Audit
+ * and Sys.Modify on / (the old way), Sys.AccessNetwork on the node]] (the fetch probes the node's
+ * network): the node privilege is asked for, the legacy pair on / is accepted instead.
+ */
+export function downloadUrlRequirements(node: string, storage: string): Requirement[] {
+  return [
+    { path: `/storage/${storage}`, privilege: 'Datastore.AllocateTemplate' },
+    { path: `/nodes/${node}`, privilege: 'Sys.AccessNetwork', alternatives: [{ path: '/', privileges: ['Sys.Audit', 'Sys.Modify'] }] },
+  ]
+}
+
+/** POST …/upload: Datastore.AllocateTemplate on the storage. */
+export const uploadRequirements = (storage: string): Requirement[] => [{ path: `/storage/${storage}`, privilege: 'Datastore.AllocateTemplate' }]
 
 export async function downloadIso(client: PveClient, node: string, storage: string, url: string, filename: string, sha256: string | undefined, compression: string | undefined): Promise<void> {
   const upid = await client.post<string>(apiPath`/nodes/${node}/storage/${storage}/download-url`, {

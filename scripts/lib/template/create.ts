@@ -9,6 +9,8 @@ import { ConflictError, NotFoundError, RefusedError } from '../errors.ts'
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { listResources, type ClusterResource } from '../pve/resources.ts'
 import { waitForTask } from '../pve/tasks.ts'
+import { downloadUrlRequirements } from '../storage/upload.ts'
+import { assertPrivileges, createVmRequirements, type Requirement } from '../vm/permissions.ts'
 import { VmidAllocator } from '../vm/vmid.ts'
 import { importFilename, readMarker, sameImage, templateNodes, type ImageSource, type TemplateParams } from './spec.ts'
 
@@ -64,52 +66,78 @@ export async function ensureTemplate(client: PveClient, config: ClusterConfig, r
   const urlHash = createHash('sha256').update(req.source.url).digest('hex')
   const filename = importFilename(req.source, urlHash)
   const allocator = new VmidAllocator(client, { range: config.vmid_ranges.templates, cluster: config.cluster.name })
-  const results: NodeResult[] = []
   const shared = diskStorage.shared === 1
-  let explicitVmid = req.vmid
-  for (const node of nodes) {
-    // On shared storage the template may sit on any node; on local storage only this node counts.
-    const named = vmRows.filter((v) => v.type === 'qemu' && v.name === req.name && (shared || v.node === node))
-    const ours = await describeCandidates(client, named)
-    const match = ours.find((c) => sameImage(readMarker(c.description), req.source))
-    if (match?.row.template === 1) {
-      results.push({ node: match.row.node ?? node, vmid: Number(match.row.vmid), name: req.name, action: 'exists', image: filename })
-      continue
+  // First every node is planned with reads only; the privileges of all planned steps are checked
+  // together; only then does the first download or create go out.
+  const results: NodeResult[] = []
+  const steps: Step[] = []
+  const allocated: number[] = []
+  try {
+    let explicitVmid = req.vmid
+    for (const node of nodes) {
+      // On shared storage the template may sit on any node; on local storage only this node counts.
+      const named = vmRows.filter((v) => v.type === 'qemu' && v.name === req.name && (shared || v.node === node))
+      const ours = await describeCandidates(client, named)
+      const match = ours.find((c) => sameImage(readMarker(c.description), req.source))
+      if (match?.row.template === 1) {
+        results.push({ node: match.row.node ?? node, vmid: Number(match.row.vmid), name: req.name, action: 'exists', image: filename })
+        continue
+      }
+      if (match) {
+        // A previous run created the VM but did not get to the conversion.
+        const result: NodeResult = { node, vmid: Number(match.row.vmid), name: req.name, action: 'would-create', image: filename }
+        results.push(result)
+        steps.push({ kind: 'convert', node: match.row.node ?? node, result })
+        continue
+      }
+      const clash = ours[0]
+      if (clash)
+        throw new ConflictError(
+          `VM ${clash.row.vmid} on ${clash.row.node} is already named '${req.name}' but was built from ${readMarker(clash.description)?.source ?? 'an unknown image'}`,
+          'choose another NAME (e.g. with a version), or delete the old template first',
+        )
+      const importStorage = pickImportStorage(await client.get<StorageRow[]>(apiPath`/nodes/${node}/storage`, { content: 'import' }), req.imageStorage, node)
+      const importVolid = `${importStorage}:import/${filename}`
+      let vmid = explicitVmid
+      explicitVmid = undefined // an explicit VMID names the first template created; the others are allocated
+      const result: NodeResult = { node, vmid: vmid ?? 0, name: req.name, action: 'would-create', image: importVolid }
+      results.push(result)
+      if (opts.dryRun) continue
+      const download = !(await hasImage(client, node, importStorage, filename))
+      if (vmid !== undefined) await client.get('/cluster/nextid', { vmid }) // 400 "already exists" if taken
+      else allocated.push((vmid = await allocator.allocate()))
+      result.vmid = vmid
+      steps.push({ kind: 'create', node, result, importStorage, download, params: req.build(vmid, importVolid) })
     }
-    if (match) {
-      // A previous run created the VM but did not get to the conversion.
-      if (!opts.dryRun) await convert(client, match.row.node ?? node, Number(match.row.vmid), opts)
-      results.push({ node, vmid: Number(match.row.vmid), name: req.name, action: opts.dryRun ? 'would-create' : 'finished', image: filename })
-      continue
+    if (opts.dryRun) return results
+    await assertPrivileges(client, steps.flatMap(stepRequirements))
+    for (const step of steps) {
+      const { node, result } = step
+      if (step.kind === 'create') {
+        if (step.download) await downloadImage(client, node, step.importStorage, filename, req.source, opts)
+        opts.log?.(`creating VM ${result.vmid} '${req.name}' on ${node} from ${result.image}`)
+        const upid = await client.post<string>(apiPath`/nodes/${node}/qemu`, step.params)
+        allocator.commit(result.vmid)
+        await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, pollMs: 200 })
+      }
+      await convert(client, node, result.vmid, opts)
+      result.action = step.kind === 'create' ? 'created' : 'finished'
     }
-    const clash = ours[0]
-    if (clash)
-      throw new ConflictError(
-        `VM ${clash.row.vmid} on ${clash.row.node} is already named '${req.name}' but was built from ${readMarker(clash.description)?.source ?? 'an unknown image'}`,
-        'choose another NAME (e.g. with a version), or delete the old template first',
-      )
-    const importStorage = pickImportStorage(await client.get<StorageRow[]>(apiPath`/nodes/${node}/storage`, { content: 'import' }), req.imageStorage, node)
-    const importVolid = `${importStorage}:import/${filename}`
-    let vmid = explicitVmid
-    explicitVmid = undefined // an explicit VMID names the first template created; the others are allocated
-    if (opts.dryRun) {
-      results.push({ node, vmid: vmid ?? 0, name: req.name, action: 'would-create', image: importVolid })
-      continue
-    }
-    await ensureImage(client, node, importStorage, filename, req.source, opts)
-    if (vmid !== undefined) await client.get('/cluster/nextid', { vmid }) // 400 "already exists" if taken
-    else vmid = await allocator.allocate()
-    try {
-      opts.log?.(`creating VM ${vmid} '${req.name}' on ${node} from ${importVolid}`)
-      const upid = await client.post<string>(apiPath`/nodes/${node}/qemu`, req.build(vmid, importVolid))
-      await waitForTask(client, upid, { timeoutMs: opts.timeoutMs, pollMs: 200 })
-    } finally {
-      allocator.commit(vmid)
-    }
-    await convert(client, node, vmid, opts)
-    results.push({ node, vmid, name: req.name, action: 'created', image: importVolid })
+  } finally {
+    for (const vmid of allocated) allocator.release(vmid) // no-op for committed ids
   }
   return results
+}
+
+type Step =
+  | { kind: 'convert'; node: string; result: NodeResult }
+  | { kind: 'create'; node: string; result: NodeResult; importStorage: string; download: boolean; params: TemplateParams }
+
+/** The privileges a step needs: download-url when the image is missing, create, convert (VM.Allocate). */
+function stepRequirements(step: Step): Requirement[] {
+  const convert: Requirement = { path: `/vms/${step.result.vmid}`, privilege: 'VM.Allocate' }
+  if (step.kind === 'convert') return [convert]
+  return [...(step.download ? downloadUrlRequirements(step.node, step.importStorage) : []), ...createVmRequirements(step.result.vmid, step.params), convert]
 }
 
 async function describeCandidates(client: PveClient, rows: ClusterResource[]): Promise<{ row: ClusterResource; description?: string }[]> {
@@ -132,10 +160,13 @@ function pickImportStorage(rows: StorageRow[], wanted: string | undefined, node:
   return first.storage
 }
 
-/** Downloads the image unless the import content already holds it (the name carries the checksum). */
-async function ensureImage(client: PveClient, node: string, storage: string, filename: string, src: ImageSource, opts: EnsureOptions): Promise<void> {
+/** The import content already holds the image (its name carries the checksum). */
+async function hasImage(client: PveClient, node: string, storage: string, filename: string): Promise<boolean> {
   const content = await client.get<{ volid: string }[]>(apiPath`/nodes/${node}/storage/${storage}/content`, { content: 'import' })
-  if (content.some((c) => c.volid === `${storage}:import/${filename}`)) return
+  return content.some((c) => c.volid === `${storage}:import/${filename}`)
+}
+
+async function downloadImage(client: PveClient, node: string, storage: string, filename: string, src: ImageSource, opts: EnsureOptions): Promise<void> {
   opts.log?.(`downloading ${src.url} into ${storage} on ${node}${src.sha256 ? ' (PVE verifies the SHA-256)' : ''}`)
   const upid = await client.post<string>(apiPath`/nodes/${node}/storage/${storage}/download-url`, {
     url: src.url,

@@ -12,6 +12,16 @@ export interface Requirement {
   privilege: string
   /** Extra path that also grants it (a VM's pool: /pool/<name>). */
   alsoPath?: string
+  /**
+   * Other ways PVE accepts instead (the 'or' branches and 'any' lists of an endpoint's check):
+   * each alternative is satisfied when all of its privileges are granted on its path.
+   */
+  alternatives?: Alternative[]
+}
+
+export interface Alternative {
+  path: string
+  privileges: string[]
 }
 
 function ancestors(path: string): string[] {
@@ -32,19 +42,42 @@ export function grants(map: PermissionMap, path: string, privilege: string): boo
   return false
 }
 
+function satisfied(map: PermissionMap, r: Requirement): boolean {
+  if (grants(map, r.path, r.privilege) || (r.alsoPath && grants(map, r.alsoPath, r.privilege))) return true
+  return (r.alternatives ?? []).some((a) => a.privileges.every((p) => grants(map, a.path, p)))
+}
+
 export function missingPrivileges(map: PermissionMap, reqs: Requirement[]): Requirement[] {
-  return reqs.filter((r) => !grants(map, r.path, r.privilege) && !(r.alsoPath && grants(map, r.alsoPath, r.privilege)))
+  const seen = new Set<string>()
+  return reqs.filter((r) => {
+    const key = `${r.privilege} ${r.path} ${r.alsoPath ?? ''} ${describeAlternatives(r)}`
+    if (seen.has(key)) return false // several nodes or steps needing the same grant name it once
+    seen.add(key)
+    return !satisfied(map, r)
+  })
+}
+
+/** " (or Sys.Audit + Sys.Modify on /)": said once per group, so the user sees every way out. */
+function describeAlternatives(r: Requirement): string {
+  if (!r.alternatives?.length) return ''
+  return ` (or ${r.alternatives.map((a) => `${a.privileges.join(' + ')} on ${a.path}`).join(', or ')})`
 }
 
 /** "VM.PowerMgmt on /vms/1001, /vms/1002; Datastore.AllocateSpace on /storage/local" */
 export function describeMissing(missing: Requirement[]): string {
-  const byPriv = new Map<string, string[]>()
-  for (const m of missing) byPriv.set(m.privilege, [...(byPriv.get(m.privilege) ?? []), m.path])
-  return [...byPriv]
-    .map(([priv, paths]) => {
+  const groups = new Map<string, { privilege: string; alternatives: string; paths: string[] }>()
+  for (const m of missing) {
+    const alternatives = describeAlternatives(m)
+    const key = `${m.privilege}${alternatives}`
+    const group = groups.get(key) ?? { privilege: m.privilege, alternatives, paths: [] }
+    group.paths.push(m.path)
+    groups.set(key, group)
+  }
+  return [...groups.values()]
+    .map(({ privilege, alternatives, paths }) => {
       const shown = [...new Set(paths)].sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
       const list = shown.length > 8 ? `${shown.slice(0, 8).join(', ')} and ${shown.length - 8} more` : shown.join(', ')
-      return `${priv} on ${list}`
+      return `${privilege} on ${list}${alternatives}`
     })
     .join('; ')
 }
@@ -78,4 +111,45 @@ export function configKeyPrivilege(key: string): string {
   if (/^(scsi|virtio|sata|ide|efidisk|tpmstate|unused)\d+$/.test(key)) return 'VM.Config.Disk'
   if (['bios', 'machine', 'scsihw', 'vga', 'keyboard', 'ostype', 'tablet', 'acpi', 'kvm', 'arch'].includes(key) || /^(usb|serial|parallel|hostpci)\d+$/.test(key)) return 'VM.Config.HWType'
   return 'VM.Config.Options'
+}
+
+const DRIVE_KEY = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/
+
+/**
+ * What POST /nodes/{node}/qemu checks for these create parameters (QS Qemu.pm create_vm; schema:
+ * "VM.Allocate on /vms/{vmid} ... Datastore.AllocateSpace on any used storage ... SDN.Use on any
+ * used bridge"): VM.Allocate; the VM.Config.* privilege of every non-disk key
+ * ($check_vm_modify_config_perm, serial sockets included); Datastore.AllocateSpace on each storage
+ * a disk is allocated on; read access to an `import-from` volume's storage (check_volume_access:
+ * Datastore.Audit, AllocateSpace or Allocate); SDN.Use on each bridge (and VLAN tag). No pool is
+ * passed at creation, so /pool/<name> is no alternative here.
+ */
+export function createVmRequirements(vmid: number, params: Record<string, string | number>): Requirement[] {
+  const vmPath = `/vms/${vmid}`
+  const reqs: Requirement[] = [{ path: vmPath, privilege: 'VM.Allocate' }]
+  for (const [key, raw] of Object.entries(params)) {
+    if (key === 'vmid') continue
+    const value = String(raw)
+    if (DRIVE_KEY.test(key)) {
+      if (/(^|,)media=cdrom(,|$)/.test(value)) {
+        reqs.push({ path: vmPath, privilege: 'VM.Config.CDROM' })
+        continue
+      }
+      const target = /^([^:,=]+):/.exec(value)?.[1]
+      if (target) reqs.push({ path: `/storage/${target}`, privilege: 'Datastore.AllocateSpace' })
+      const source = /(?:^|,)import-from=([^,:]+):/.exec(value)?.[1]
+      if (source) {
+        const path = `/storage/${source}`
+        reqs.push({ path, privilege: 'Datastore.Audit', alternatives: [{ path, privileges: ['Datastore.AllocateSpace'] }, { path, privileges: ['Datastore.Allocate'] }] })
+      }
+      continue
+    }
+    reqs.push({ path: vmPath, privilege: configKeyPrivilege(key) })
+    if (/^net\d+$/.test(key)) {
+      const bridge = /(?:^|,)bridge=([^,]+)/.exec(value)?.[1]
+      const tag = /(?:^|,)tag=(\d+)/.exec(value)?.[1]
+      if (bridge) reqs.push({ path: `/sdn/zones/localnetwork/${bridge}${tag ? `/${tag}` : ''}`, privilege: 'SDN.Use' })
+    }
+  }
+  return reqs
 }
