@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { grants, missingPrivileges, describeMissing, vmRequirements, configKeyPrivilege } from '../../scripts/lib/vm/permissions.ts'
+import { grants, missingPrivileges, describeMissing, vmRequirements, configKeyPrivilege, createVmRequirements } from '../../scripts/lib/vm/permissions.ts'
+import { downloadUrlRequirements } from '../../scripts/lib/storage/upload.ts'
 import { toolSnapshotName, parseToolSnapshot, planPrune, assertSnapshotName } from '../../scripts/lib/vm/snapshot-names.ts'
 
 const map = {
@@ -23,6 +24,32 @@ test('privileges: exact path, else nearest propagating ancestor, or the VM pool'
   assert.equal(configKeyPrivilege('ipconfig0'), 'VM.Config.Cloudinit')
   assert.equal(configKeyPrivilege('tags'), 'VM.Config.Options')
   assert.equal(configKeyPrivilege('net1'), 'VM.Config.Network')
+})
+
+test("'or' alternatives: download-url is satisfied by Sys.AccessNetwork on the node or by Sys.Audit + Sys.Modify on /", () => {
+  const store = { '/storage/local': { 'Datastore.AllocateTemplate': 1 } }
+  const reqs = [...downloadUrlRequirements('pve1', 'local'), ...downloadUrlRequirements('pve2', 'local')]
+  assert.deepEqual(missingPrivileges({ ...store, '/': { 'Sys.Audit': 1, 'Sys.Modify': 1 } }, reqs), [])
+  assert.deepEqual(missingPrivileges({ ...store, '/nodes': { 'Sys.AccessNetwork': 1 } }, reqs), [])
+  const half = missingPrivileges({ ...store, '/': { 'Sys.Audit': 1 }, '/nodes/pve1': { 'Sys.AccessNetwork': 1 } }, reqs)
+  assert.equal(describeMissing(half), 'Sys.AccessNetwork on /nodes/pve2 (or Sys.Audit + Sys.Modify on /)')
+  assert.equal(describeMissing(missingPrivileges({}, reqs)), 'Datastore.AllocateTemplate on /storage/local; Sys.AccessNetwork on /nodes/pve1, /nodes/pve2 (or Sys.Audit + Sys.Modify on /)')
+})
+
+test('create requirements: VM.Allocate, the config privilege of each key, space on disk storages, read access to the import source, SDN.Use on the bridge', () => {
+  const reqs = createVmRequirements(9001, {
+    vmid: 9001, name: 't', cores: 2, memory: 2048, machine: 'q35', serial0: 'socket', net0: 'virtio,bridge=vmbr1,tag=20',
+    scsi0: 'local-lvm:0,import-from=local:import/x.qcow2', ide2: 'local-lvm:cloudinit', ide0: 'local:iso/a.iso,media=cdrom',
+  })
+  const named = new Set(reqs.map((r) => `${r.privilege} ${r.path}`))
+  for (const want of ['VM.Allocate /vms/9001', 'VM.Config.Options /vms/9001', 'VM.Config.CPU /vms/9001', 'VM.Config.Memory /vms/9001', 'VM.Config.HWType /vms/9001', 'VM.Config.Network /vms/9001', 'VM.Config.CDROM /vms/9001', 'Datastore.AllocateSpace /storage/local-lvm', 'Datastore.Audit /storage/local', 'SDN.Use /sdn/zones/localnetwork/vmbr1/20'])
+    assert.ok(named.has(want), want)
+  assert.ok(!named.has('VM.Config.Disk /vms/9001'), 'disks are checked on their storages')
+  // the import source is readable with any of PVE's three storage privileges
+  const source = { '/storage/local-lvm': { 'Datastore.AllocateSpace': 1 } }
+  const only = (p: string) => missingPrivileges({ ...source, '/storage/local': { [p]: 1 } }, reqs.filter((r) => r.path.startsWith('/storage')))
+  for (const p of ['Datastore.Audit', 'Datastore.AllocateSpace', 'Datastore.Allocate']) assert.deepEqual(only(p), [], p)
+  assert.equal(describeMissing(only('Datastore.AllocateTemplate')), 'Datastore.Audit on /storage/local (or Datastore.AllocateSpace on /storage/local, or Datastore.Allocate on /storage/local)')
 })
 
 test('snapshot names of the tool: prefix, optional label, UTC time; others are not ours', () => {

@@ -113,6 +113,12 @@ export function configKeyPrivilege(key: string): string {
   return 'VM.Config.Options'
 }
 
+/** check_volume_access for ISO and import volumes: any of PVE's three storage privileges reads them. */
+function readVolumeRequirement(storage: string): Requirement {
+  const path = `/storage/${storage}`
+  return { path, privilege: 'Datastore.Audit', alternatives: [{ path, privileges: ['Datastore.AllocateSpace'] }, { path, privileges: ['Datastore.Allocate'] }] }
+}
+
 const DRIVE_KEY = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$/
 
 /**
@@ -131,17 +137,15 @@ export function createVmRequirements(vmid: number, params: Record<string, string
     if (key === 'vmid') continue
     const value = String(raw)
     if (DRIVE_KEY.test(key)) {
+      const storage = /^([^:,=]+):/.exec(value)?.[1]
       if (/(^|,)media=cdrom(,|$)/.test(value)) {
         reqs.push({ path: vmPath, privilege: 'VM.Config.CDROM' })
+        if (storage) reqs.push(readVolumeRequirement(storage))
         continue
       }
-      const target = /^([^:,=]+):/.exec(value)?.[1]
-      if (target) reqs.push({ path: `/storage/${target}`, privilege: 'Datastore.AllocateSpace' })
+      if (storage) reqs.push({ path: `/storage/${storage}`, privilege: 'Datastore.AllocateSpace' })
       const source = /(?:^|,)import-from=([^,:]+):/.exec(value)?.[1]
-      if (source) {
-        const path = `/storage/${source}`
-        reqs.push({ path, privilege: 'Datastore.Audit', alternatives: [{ path, privileges: ['Datastore.AllocateSpace'] }, { path, privileges: ['Datastore.Allocate'] }] })
-      }
+      if (source) reqs.push(readVolumeRequirement(source))
       continue
     }
     reqs.push({ path: vmPath, privilege: configKeyPrivilege(key) })
