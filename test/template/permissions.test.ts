@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import { apiClient, startSimulator, type Simulator } from '../helpers/sim.ts'
 import { runScript } from '../helpers/run.ts'
 import { TOOL_PRIVILEGES } from '../../scripts/lib/pve/privileges.ts'
+import { describeTemplate } from '../../scripts/lib/template/spec.ts'
 
 let sim: Simulator
 let env: Record<string, string>
@@ -33,6 +34,7 @@ before(async () => {
     TplNet: ['Sys.AccessNetwork'],
     TplLegacyNet: ['Sys.Audit', 'Sys.Modify'],
     TplTool: TOOL_PRIVILEGES.map((p) => p.privilege),
+    TplConvert: ['VM.Audit', 'VM.Allocate'],
   }
   for (const [roleid, privs] of Object.entries(roles)) await api.post('/access/roles', { roleid, privs: privs.join(',') })
 })
@@ -97,4 +99,18 @@ test("the tool's least-privilege role (pve:bootstrap:rbac, pve:check) is enough 
   assert.equal(r.code, 0, r.stderr)
   assert.equal(JSON.parse(r.stdout)[0].action, 'created')
   assert.ok(r.writes.some((q) => q.path.endsWith('/download-url') && q.status === 200))
+})
+
+test('an interrupted run (VM created, not converted) is finished with VM.Allocate on that VM alone; without it, refused', async () => {
+  const api = apiClient(sim)
+  const upid = await api.post('/nodes/pve1/qemu', { vmid: 9500, name: 'half', description: describeTemplate('half-built', { url: URL, sha256: SHA }), scsi0: 'local-lvm:1' })
+  assert.equal((await api.wait(upid)).status.exitstatus, 'OK')
+  let r = await runAs([{ path: '/', role: 'TplRead' }], args('half', SHA, '--node', 'pve1'))
+  assert.equal(r.code, 4, r.stderr)
+  assert.match(r.stderr, /lacks privileges for this operation: VM\.Allocate on \/vms\/9500$/m)
+  assert.deepEqual(r.writes, [])
+  r = await runAs([{ path: '/', role: 'TplRead' }, { path: '/vms/9500', role: 'TplConvert' }], args('half', SHA, '--node', 'pve1'))
+  assert.equal(r.code, 0, r.stderr)
+  assert.deepEqual(JSON.parse(r.stdout).map((t: { vmid: number; action: string }) => `${t.vmid}:${t.action}`), ['9500:finished'])
+  assert.equal((sim.control.vm(9500)!.config as Record<string, string>).template, '1')
 })
