@@ -58,6 +58,9 @@ test('create of a Talos profile: VMs, then configs, apply, one etcd bootstrap, h
   const vms = sim.control.state().vms.filter((v) => [2001, 2002, 2003, 2011].includes(v.vmid))
   assert.equal(vms.length, 4)
   assert.ok(vms.every((v) => v.status === 'running' && String(v.config.tags).split(';').includes('lab')))
+  // Talos nodes have no guest agent in maintenance mode: the wait checks 'running' and leaves the API to the Talos stage.
+  assert.match(r.stderr, /All 4 VMs running \(Talos: the guest agent runs only once a node is configured; the Talos stage waits for the Talos API\)/)
+  assert.deepEqual(sim.requests.filter((q) => q.path.includes('/agent/')).map((q) => q.path), [])
   assert.match(r.stderr, /Talos: .*\[sandbox: simulated nodes, talosctl stand-in .*test\/standins\/talosctl\]/)
   assert.match(r.stderr, /Flux: bootstrapped from ssh:\/\/git@127\.0\.0\.1\/fleet\.git .*\[sandbox: simulated nodes, flux stand-in/)
   assert.match(r.stderr, /lab: Talos bootstrapped, healthy; kubeconfig .* \(sandbox: simulated nodes/)
@@ -91,6 +94,7 @@ test('a generic profile gets its VMs and skips the Talos and Flux stages', async
   const r = await create('plain')
   assert.equal(r.code, 0, r.stderr)
   assert.equal(sim.control.state().vms.filter((v) => v.vmid === 2101 || v.vmid === 2111).length, 2)
+  assert.match(r.stderr, /All 2 VMs reachable: 2 with the guest agent answering/)
   assert.match(r.stderr, /plain is a generic cluster: no Talos stage/)
   assert.match(r.stderr, /plain is a generic cluster: no Flux stage/)
   assert.equal(standinCalls('talosctl', 'version').length, talosCalls)

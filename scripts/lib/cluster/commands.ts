@@ -25,14 +25,17 @@ import { planSummary } from './views.ts'
 import { planCluster, type ClusterPlan } from './plan.ts'
 import { readClusterView, withConfigs } from './live.ts'
 import { stageTasks, type StageResults } from './stages.ts'
+import { reachTargets, waitUntilReachable } from './reachable.ts'
 
 export interface ClusterRun {
   client: PveClient
   config: ClusterConfig
   profile: LoadedProfile
   workers?: number
-  /** Stop once the VMs match (no Talos and Flux stages). */
+  /** Stop once the VMs match and are reachable (no Talos and Flux stages). */
   vmsOnly?: boolean
+  /** Deadline of the wait until every VM is reachable (default 300 s). */
+  reachTimeoutSeconds?: number
 }
 
 export interface RunCtx {
@@ -91,6 +94,19 @@ export async function createCluster(run: ClusterRun): Promise<{ plan: ClusterPla
             const left = plan.vms.filter((v) => v.state !== 'match')
             if (left.length) throw new ResumableError(`create ${run.profile.name}`, left.map((v) => ({ vm: v.desired.name, error: new Error(`still ${v.state}`) })), journal.journalFile)
             task.title = `All ${plan.vms.length} VMs match the profile`
+          },
+        },
+        {
+          title: 'Wait until every VM is reachable (PVE: running, guest agent answering)',
+          task: async (_c, task) => {
+            task.title = await waitUntilReachable(reachTargets(plan!), {
+              client: run.client,
+              cluster: run.profile.name,
+              talos: run.profile.type === 'talos',
+              timeoutMs: (run.reachTimeoutSeconds ?? 300) * 1000,
+              pollMs: Number(process.env.PM_TASK_POLL_MS) > 0 ? Number(process.env.PM_TASK_POLL_MS) : 1000,
+              onProgress: (m) => (task.output = m),
+            })
           },
         },
         ...(run.vmsOnly ? [] : stageTasks<RunCtx>(run.profile, run.config, journal)),
