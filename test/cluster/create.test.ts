@@ -99,3 +99,25 @@ test('a generic profile gets its VMs and skips the Talos and Flux stages', async
   assert.match(r.stderr, /plain is a generic cluster: no Flux stage/)
   assert.equal(standinCalls('talosctl', 'version').length, talosCalls)
 })
+
+test('sandbox: create, teardown, create: the recreated VMs come back in maintenance mode, get their configs again and etcd is bootstrapped again exactly once', async () => {
+  const teardown = await runScript('scripts/cluster/teardown.ts', ['--profile', 'lab', '--yes'], { env, timeoutMs: 180_000 })
+  assert.equal(teardown.code, 0, teardown.stderr)
+  assert.match(teardown.stderr, /sandbox: the simulated Talos nodes 127\.0\.10\.11, 127\.0\.10\.12, 127\.0\.10\.13, 127\.0\.10\.21 are gone with their VMs/)
+  assert.equal(standinState().cluster.bootstrapped, false)
+  const applies = standinCalls('talosctl', 'apply-config').length
+  const r = await create('lab')
+  assert.equal(r.code, 0, r.stderr)
+  const boots = standinCalls('talosctl', 'bootstrap')
+  assert.equal(boots.length, 2)
+  assert.equal(standinState().cluster.bootstrapCalls, 2)
+  assert.equal(boots[1][boots[1].indexOf('--nodes') + 1], '127.0.10.11')
+  assert.deepEqual(standinCalls('talosctl', 'apply-config').slice(applies).map((a) => a[a.indexOf('--nodes') + 1]), ['127.0.10.11', '127.0.10.12', '127.0.10.13', '127.0.10.21'])
+  assert.match(r.stderr, /lab: Talos bootstrapped, healthy/)
+  // A teardown that finds nothing left (e.g. resumed after the VMs went) still clears the simulated nodes.
+  const again = await runScript('scripts/cluster/teardown.ts', ['--profile', 'lab', '--yes'], { env, timeoutMs: 180_000 })
+  assert.equal(again.code, 0, again.stderr)
+  const empty = await runScript('scripts/cluster/teardown.ts', ['--profile', 'lab', '--yes'], { env, timeoutMs: 180_000 })
+  assert.equal(empty.code, 0, empty.stderr)
+  assert.match(empty.stderr, /cluster lab has no VMs[\s\S]*sandbox: the simulated Talos nodes .* are gone with their VMs/)
+})
