@@ -1,5 +1,5 @@
 // pve:cluster:create: validate → plan → clone → configure → start (per VM, in parallel under the
-// per-node and per-storage limits) → Talos and Flux stages. Resumable: run it again after any
+// per-node and per-storage limits) → wait until reachable → Talos and Flux stages. Resumable: run it again after any
 // failure or interruption; on a complete cluster it changes nothing.
 import { z } from 'zod'
 import { dryRunOption, outputOption, runCommand } from '../lib/cli.ts'
@@ -15,8 +15,10 @@ await runCommand({
   name: 'pve:cluster:create',
   summary: 'Create (or finish, or bring back in line) the cluster a profile describes',
   details: `Every VM is a full clone of the profile's template carrying the cluster's tags and owner
-marker, sized, addressed (cloud-init ipconfig0) and started; Talos profiles then get the Talos and
-Flux stages. The journal in .state/<cluster>/ makes an interrupted run resumable: run the same
+marker, sized, addressed (cloud-init ipconfig0) and started. Then create waits (up to
+--reach-timeout) until PVE reports every VM running and, where the guest agent is enabled, the agent
+answering with the profile's address (Talos nodes: running only; the Talos stage waits for the
+Talos API). Talos profiles then get the Talos and Flux stages. The journal in .state/<cluster>/ makes an interrupted run resumable: run the same
 command again. --dry-run prints the plan (same as pve:cluster:plan). In the sandbox
 (sandbox: true) the Talos and Flux stages run against the stand-ins named in tools.
 
@@ -26,7 +28,8 @@ Examples:
   options: z.strictObject({
     profile: z.string().min(1).describe('profile name (clusters/<name>.yaml) or path'),
     dryRun: dryRunOption,
-    vmsOnly: z.boolean().default(false).describe('stop once the VMs run and match the profile (no Talos and Flux stages)'),
+    vmsOnly: z.boolean().default(false).describe('stop once the VMs run, match the profile and are reachable (no Talos and Flux stages)'),
+    reachTimeout: z.coerce.number().int().min(1).max(3600).default(300).describe('seconds to wait until every VM is reachable'),
     output: outputOption,
   }),
   run: async (opts, cli) => {
@@ -41,7 +44,7 @@ Examples:
       if (conflicts.length) throw new ConflictError(`the profile's VMIDs are taken:\n  ${conflicts.join('\n  ')}`)
       return
     }
-    const result = await createCluster({ client, config, profile, vmsOnly: opts.vmsOnly })
+    const result = await createCluster({ client, config, profile, vmsOnly: opts.vmsOnly, reachTimeoutSeconds: opts.reachTimeout })
     printPlan(result.plan, opts.output)
     const { talos, flux } = result.stages
     const simulated = config.sandbox ? ' (sandbox: simulated nodes through the talosctl/flux stand-ins)' : ''

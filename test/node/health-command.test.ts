@@ -53,3 +53,12 @@ test('warnings alone exit 0 (8 with --strict); an HA guest on local disks is cri
   assert.match(crit[0].message, /local-lvm:vm-4000-disk-0/)
   assert.match(r.stderr, /1 critical/)
 })
+
+test('backup coverage is read from the cluster\'s scheduled jobs', async () => {
+  sim.control.addBackupJob({ id: 'backup-shared', schedule: '21:00', vmid: '4001', storage: 'local' })
+  const { code, findings, stderr } = await health()
+  assert.equal(code, 8, stderr) // the HA guest on local disks above stays critical
+  const uncovered = findings.filter((f) => f.check === 'backup-coverage').map((f) => f.subject)
+  assert.ok(uncovered.some((s) => /4000/.test(s)), JSON.stringify(findings))
+  assert.ok(!uncovered.some((s) => /4001/.test(s)), JSON.stringify(findings))
+})

@@ -8,7 +8,7 @@ import type { SimContext } from './context.ts'
 import type { FaultRule } from './faults.ts'
 import { flockTimeout, storageLockPath, vmLockPath } from './locks.ts'
 import type { NodeListener } from './server.ts'
-import { isCdrom, parseDrive, type Vm } from './state.ts'
+import { isCdrom, parseDrive, type BackupJob, type Vm } from './state.ts'
 import { addVm, type VmSpec } from './inventory.ts'
 import { applyConfigChange } from './vmconfig.ts'
 
@@ -150,6 +150,11 @@ export class Control {
     }
   }
 
+  /** A scheduled backup job, as made in the GUI (Datacenter → Backup). */
+  addBackupJob(job: BackupJob) {
+    this.sim.state.backupJobs.set(job.id, { ...job })
+  }
+
   /** A file on a node's filesystem (for `import-from=/path` and `qm importdisk`). */
   addFile(node: string, path: string, sizeBytes: number) {
     this.sim.nodeFiles.set(`${node}:${path}`, sizeBytes)
@@ -277,7 +282,7 @@ export async function handleControl(sim: SimContext, listeners: Map<string, Node
   if (req.method === 'GET' && path === '/sim/highwater') return { status: 200, data: control.highWater() }
   if (req.method === 'POST' && path === '/sim/control') {
     const { action, args } = JSON.parse(body.toString() || '{}') as { action: string; args?: unknown[] }
-    const allowed = ['setTimeFactor', 'setNode', 'addFault', 'clearFaults', 'faultsFired', 'holdLock', 'setLock', 'unlock', 'importDisk', 'addFile', 'addUrl', 'addUser', 'createToken', 'mutate', 'lowerBound', 'highWater', 'idle']
+    const allowed = ['setTimeFactor', 'setNode', 'addFault', 'clearFaults', 'faultsFired', 'holdLock', 'setLock', 'unlock', 'importDisk', 'addFile', 'addUrl', 'addBackupJob', 'addUser', 'createToken', 'mutate', 'lowerBound', 'highWater', 'idle']
     if (!allowed.includes(action)) throw new PveError(`unknown control action '${action}'`, 400)
     const fn = (control as unknown as Record<string, (...a: unknown[]) => unknown>)[action]
     const data = await fn.apply(control, args ?? [])

@@ -2,7 +2,7 @@
 // only; 'sandbox' is what `task sim:up` shows users; `generatedInventory` builds large clusters
 // for benchmarks.
 import type { SimContext } from './context.ts'
-import { formatSize, GiB, normalizeTags, randomMac, type Storage, type Vm } from './state.ts'
+import { formatSize, GiB, normalizeTags, randomMac, type BackupJob, type Storage, type Vm } from './state.ts'
 
 export interface VmSpec {
   vmid: number
@@ -32,6 +32,7 @@ export interface Inventory {
   pools?: string[]
   /** Files in `local` on every node: `iso/<name>` and `import/<name>` volumes with sizes in MiB. */
   files?: { volname: string; sizeMiB: number }[]
+  backupJobs?: BackupJob[]
 }
 
 export function defaultStorages(): Storage[] {
@@ -47,6 +48,8 @@ export function sandboxInventory(): Inventory {
   return {
     nodes: 3,
     pools: ['prod'],
+    // The nightly job covers the prod pool only: dev-1 and legacy-app have no backup (health finds that).
+    backupJobs: [{ id: 'backup-5e6f0c2a-7d41', schedule: '21:00', enabled: 1, pool: 'prod', storage: 'local', mode: 'snapshot', compress: 'zstd', comment: 'nightly prod' }],
     files: [
       { volname: 'iso/talos-nocloud-amd64-v1.11.5.iso', sizeMiB: 120 },
       { volname: 'iso/ubuntu-24.04.3-live-server-amd64.iso', sizeMiB: 3100 },
@@ -79,6 +82,7 @@ export function loadInventory(sim: SimContext, inv: Inventory, ipFor: (i: number
   names.forEach((name, i) => sim.state.nodes.set(name, { name, nodeid: i + 1, ip: ipFor(i), online: true, maxcpu: 16, maxmem: 128 * GiB, maxdisk: 100 * GiB, bootedAt: Date.now() - 86400_000 * sim.clock.timeFactor }))
   for (const s of inv.storages ?? defaultStorages()) sim.state.storages.set(s.id, { ...s })
   for (const p of inv.pools ?? []) sim.state.pools.set(p, { poolid: p, members: new Set() })
+  for (const j of inv.backupJobs ?? []) sim.state.backupJobs.set(j.id, { ...j })
   const local = sim.state.storages.get('local')
   if (local) {
     for (const node of names) {

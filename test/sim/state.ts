@@ -124,6 +124,9 @@ export function printDrive(d: Drive): string {
 
 export const isCdrom = (d: Drive) => d.opts.media === 'cdrom' || d.volid === 'none' || d.volid === 'cdrom'
 
+/** A scheduled backup job as GET /cluster/backup lists it (property strings kept as strings). */
+export interface BackupJob { id: string; schedule: string; enabled?: 0 | 1; storage?: string; vmid?: string; all?: 0 | 1; pool?: string; exclude?: string; node?: string; mode?: 'snapshot' | 'suspend' | 'stop'; compress?: string; comment?: string }
+
 export class ClusterState {
   clusterName = 'sim'
   nodes = new Map<string, SimNode>()
@@ -133,6 +136,8 @@ export class ClusterState {
   vms = new Map<number, Vm>()
   pools = new Map<string, Pool>()
   ha = new Map<string, HaResource>()
+  /** Scheduled backup jobs (jobs.cfg `vzdump:` sections), by id. */
+  backupJobs = new Map<string, BackupJob>()
   maintenance = new Set<string>()
   /** HA guests moved away by node maintenance → the node they return to when it ends (the CRM's maintenance_node). */
   maintenanceOrigin = new Map<number, string>()

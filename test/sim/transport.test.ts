@@ -163,3 +163,35 @@ describe('simulator transport', () => {
     assert.ok(!JSON.stringify(sim.requests).includes(sim.rootToken.secret))
   })
 })
+
+describe('simulator: scheduled backup jobs', () => {
+  let sim: Simulator
+  before(async () => {
+    sim = await startSimulator({ inventory: 'sandbox' })
+  })
+  after(() => sim.stop())
+
+  it('lists, reads and deletes jobs as PVE does; an unknown id is a parameter error', async () => {
+    const c = apiClient(sim)
+    sim.control.addBackupJob({ id: 'backup-weekly', schedule: 'sun 02:00', vmid: '1003', storage: 'local', enabled: 0 })
+    const jobs = await c.get('/cluster/backup')
+    assert.deepEqual(jobs.map((j: { id: string }) => j.id), ['backup-5e6f0c2a-7d41', 'backup-weekly'])
+    const nightly = await c.get('/cluster/backup/backup-5e6f0c2a-7d41')
+    assert.equal(nightly.type, 'vzdump')
+    assert.equal(nightly.pool, 'prod')
+    assert.ok(nightly['next-run'] > Date.now() / 1000, 'a daily job has its next run ahead')
+    assert.equal((await c.get('/cluster/backup/backup-weekly'))['next-run'], undefined, 'a disabled job has no next run')
+    const missing = await c.raw('GET', '/cluster/backup/nope')
+    assert.equal(missing.status, 400)
+    assert.deepEqual(missing.body.errors, { id: "No such job 'nope'" })
+    assert.equal(await c.delete('/cluster/backup/backup-weekly'), null)
+    assert.equal((await c.raw('DELETE', '/cluster/backup/backup-weekly')).status, 400)
+  })
+
+  it('needs Sys.Audit on / to read jobs', async () => {
+    const token = sim.control.createToken('auditor@pve', 'ro', { privsep: false, userAcl: [{ path: '/vms', role: 'PVEAuditor' }] })
+    const r = await apiClient(sim, { token }).raw('GET', '/cluster/backup')
+    assert.equal(r.status, 403)
+    assert.equal(r.reason, 'Permission check failed (/, Sys.Audit)')
+  })
+})

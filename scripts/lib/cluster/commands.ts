@@ -24,15 +24,18 @@ import { jobsTask, runPipeline } from './pipeline.ts'
 import { planSummary } from './views.ts'
 import { planCluster, type ClusterPlan } from './plan.ts'
 import { readClusterView, withConfigs } from './live.ts'
-import { stageTasks, type StageResults } from './stages.ts'
+import { forgetSimulatedNodes, stageTasks, type StageResults } from './stages.ts'
+import { reachTargets, waitUntilReachable } from './reachable.ts'
 
 export interface ClusterRun {
   client: PveClient
   config: ClusterConfig
   profile: LoadedProfile
   workers?: number
-  /** Stop once the VMs match (no Talos and Flux stages). */
+  /** Stop once the VMs match and are reachable (no Talos and Flux stages). */
   vmsOnly?: boolean
+  /** Deadline of the wait until every VM is reachable (default 300 s). */
+  reachTimeoutSeconds?: number
 }
 
 export interface RunCtx {
@@ -93,6 +96,19 @@ export async function createCluster(run: ClusterRun): Promise<{ plan: ClusterPla
             task.title = `All ${plan.vms.length} VMs match the profile`
           },
         },
+        {
+          title: 'Wait until every VM is reachable (PVE: running, guest agent answering)',
+          task: async (_c, task) => {
+            task.title = await waitUntilReachable(reachTargets(plan!), {
+              client: run.client,
+              cluster: run.profile.name,
+              talos: run.profile.type === 'talos',
+              timeoutMs: (run.reachTimeoutSeconds ?? 300) * 1000,
+              pollMs: Number(process.env.PM_TASK_POLL_MS) > 0 ? Number(process.env.PM_TASK_POLL_MS) : 1000,
+              onProgress: (m) => (task.output = m),
+            })
+          },
+        },
         ...(run.vmsOnly ? [] : stageTasks<RunCtx>(run.profile, run.config, journal)),
       ],
       ctx,
@@ -134,6 +150,8 @@ export async function planTeardownRun(run: ClusterRun, journal: ClusterJournal, 
   return prepared
 }
 
+const staticIp = (ipconfig: unknown): string | undefined => /(?:^|,)ip=(\d+\.\d+\.\d+\.\d+)\//.exec(String(ipconfig ?? ''))?.[1]
+
 export async function teardownCluster(run: ClusterRun, opts: TeardownOptions): Promise<{ destroyed: number }> {
   const journal = new ClusterJournal(run.profile.name)
   const o = engine(run, journal)
@@ -150,6 +168,8 @@ export async function teardownCluster(run: ClusterRun, opts: TeardownOptions): P
       const left = await verifyTornDown(o, prepared)
       if (left.length) throw new PmError(`cluster ${run.profile.name}: still present: ${left.join(', ')}`, 4)
       info(`cluster ${run.profile.name} has no VMs (visibility checked: every node online, the token sees every VM)`)
+      const forgotten = await forgetSimulatedNodes(run.profile, run.config, [])
+      if (forgotten) info(forgotten)
       return { destroyed: 0 }
     }
     process.stdout.write(`${describeTeardown(prepared)}\n`)
@@ -169,6 +189,16 @@ export async function teardownCluster(run: ClusterRun, opts: TeardownOptions): P
             task.title = `Nothing of ${run.profile.name} remains`
           },
         },
+        ...(run.config.sandbox && run.profile.type === 'talos'
+          ? [
+              {
+                title: 'Sandbox: the simulated Talos nodes go with their VMs',
+                task: async (_c: RunCtx, task: { title: string }) => {
+                  task.title = (await forgetSimulatedNodes(run.profile, run.config, prepared.plan.targets.flatMap((v) => staticIp(v.config?.ipconfig0) ?? [])))!
+                },
+              },
+            ]
+          : []),
       ],
       ctx,
     ).catch((err) => {

@@ -10,7 +10,10 @@ import type { ClusterConfig } from '../config.ts'
 import type { LoadedProfile } from '../profile.ts'
 import type { BootstrapResult } from '../talos/bootstrap.ts'
 import type { ClusterJournal } from './journal.ts'
-import { fluxStage, talosStage, type FluxResult } from '../talos/stage.ts'
+import { fluxStage, talosctlFor, talosStage, type FluxResult } from '../talos/stage.ts'
+import { talosNodes } from '../talos/configs.ts'
+import { toolError } from '../talos/talosctl.ts'
+import { TaskFailedError } from '../errors.ts'
 
 export interface StageResults {
   talos?: BootstrapResult
@@ -60,4 +63,25 @@ export function stageTasks<Ctx extends { stages?: StageResults }>(profile: Loade
       },
     },
   ]
+}
+
+/**
+ * Sandbox only: a teardown deleted the VMs of a Talos cluster with their disks, so the simulated
+ * nodes at their addresses go too, and a VM created there again boots into maintenance mode (as a
+ * real one does) instead of the stand-in still calling it configured and bootstrapped. Tells the
+ * talosctl stand-in (`talosctl standin destroyed`, not a real talosctl command). `ips` are the
+ * addresses of the VMs destroyed; the profile's are added, so a resumed teardown still does it.
+ * Returns what it did, or undefined outside the sandbox and for generic profiles.
+ */
+export async function forgetSimulatedNodes(profile: LoadedProfile, config: ClusterConfig, ips: string[]): Promise<string | undefined> {
+  if (!config.sandbox || profile.type !== 'talos') return undefined
+  const nodes = [...new Set([...talosNodes(profile).map((n) => n.ip), ...ips])]
+  const talosctl = talosctlFor(config)
+  const args = ['standin', 'destroyed']
+  const result = await talosctl.run(args, { nodes, insecure: true, nothrow: true, timeoutMs: 30_000 })
+  if (!result.ok) {
+    const err = toolError(talosctl.bin, args, result, 30_000)
+    throw new TaskFailedError(`the VMs are gone, but the simulated Talos nodes could not be told: ${err.message}`, { logTail: err.logTail, hint: 'in the sandbox tools.talosctl must be the stand-in (test/standins/talosctl); then run the teardown again' })
+  }
+  return `sandbox: the simulated Talos nodes ${nodes.join(', ')} are gone with their VMs (a VM created again boots into maintenance mode)${where(config, 'talosctl')}`
 }

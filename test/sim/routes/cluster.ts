@@ -1,6 +1,7 @@
 // Cluster-wide endpoints: version, resources, nextid, status, tasks, HA, pools, storage config.
 import { PveError, paramError } from '../clock.ts'
 import type { Router } from '../router.ts'
+import type { BackupJob } from '../state.ts'
 import { bool, en, int, opt, params, poolid, str, storageId, vmid } from '../validate/schema.ts'
 import { splitList } from '../validate/formats.ts'
 import { nodeItem, resourceItem, runningByNode, storageEnabledOn, storageItem } from '../views.ts'
@@ -85,6 +86,29 @@ export function register(r: Router) {
         .sort((a, b) => b.starttime - a.starttime || b.pstart - a.pstart)
         .slice(0, 1000)
         .map((t) => taskListItem(t, true))
+    },
+  })
+
+  // Scheduled backup jobs: read and delete. Creating one needs the full vzdump option set, which
+  // the tool never sends; tests and the sandbox add jobs through the inventory or control API.
+  const jobId = str({ maxLength: 50, pattern: '\\S+' })
+  r.add({
+    method: 'GET', path: '/cluster/backup', permissions: { check: ['perm', '/', ['Sys.Audit']] }, params: params({}),
+    handler: ({ sim }) => [...sim.state.backupJobs.values()].sort((a, b) => a.id.localeCompare(b.id)).map((j) => backupJobItem(j)),
+  })
+  r.add({
+    method: 'GET', path: '/cluster/backup/{id}', permissions: { check: ['perm', '/', ['Sys.Audit']] }, params: params({ id: jobId }),
+    handler: ({ sim, params: p }) => {
+      const job = sim.state.backupJobs.get(p.id)
+      if (!job) throw paramError({ id: `No such job '${p.id}'` })
+      return backupJobItem(job)
+    },
+  })
+  r.add({
+    method: 'DELETE', path: '/cluster/backup/{id}', permissions: { check: ['perm', '/', ['Sys.Modify']] }, params: params({ id: jobId }),
+    handler: ({ sim, params: p }) => {
+      if (!sim.state.backupJobs.delete(p.id)) throw paramError({ id: `No such job '${p.id}'` })
+      return null
     },
   })
 
@@ -252,6 +276,19 @@ function registerPools(r: Router) {
       return null
     },
   })
+}
+
+/** A job as PVE lists it: type vzdump, enabled by default, and the next run of a daily HH:MM schedule. */
+function backupJobItem(job: BackupJob): Record<string, unknown> {
+  const item: Record<string, unknown> = { type: 'vzdump', enabled: 1, ...job }
+  const daily = /^(\d{1,2}):(\d{2})$/.exec(job.schedule)
+  if (daily && item.enabled) {
+    const next = new Date()
+    next.setHours(Number(daily[1]), Number(daily[2]), 0, 0)
+    if (next.getTime() <= Date.now()) next.setDate(next.getDate() + 1)
+    item['next-run'] = Math.floor(next.getTime() / 1000)
+  }
+  return item
 }
 
 function normalizeSid(sid: string) {
