@@ -8,8 +8,7 @@ import { openContext } from '../lib/context.ts'
 import { NotFoundError, UsageError } from '../lib/errors.ts'
 import { info, printOutput, warn } from '../lib/output.ts'
 import { listResources } from '../lib/pve/resources.ts'
-import { downloadIso, downloadUrlRequirements, existingIso, isoTarget, sha256File, uploadIso, uploadRequirements } from '../lib/storage/upload.ts'
-import { assertPrivileges } from '../lib/vm/permissions.ts'
+import { isoTarget, placeIso, sha256File } from '../lib/storage/upload.ts'
 
 await runCommand({
   name: 'pve:iso:upload',
@@ -47,23 +46,8 @@ An ISO already on the storage under the same name is left alone.
       if (sha256 && actual !== sha256) throw new UsageError(`${opts.file}: SHA-256 is ${actual}, not ${sha256}`)
       sha256 = actual
     } else if (!sha256) warn('no --sha256: the download is not verified')
-    const volid = `${opts.storage}:iso/${filename}`
-    const results: { node: string; volid: string; action: string }[] = []
-    for (const node of nodes) {
-      const existing = await existingIso(client, node, opts.storage, filename)
-      results.push({ node, volid, action: existing ? 'exists' : opts.file ? 'would-upload' : 'would-download' })
-    }
-    const todo = results.filter((r) => r.action !== 'exists')
-    if (!opts.dryRun && todo.length) {
-      // every node's privileges before the first transfer, so no node is left half-served
-      await assertPrivileges(client, todo.flatMap((r) => (opts.file ? uploadRequirements(opts.storage) : downloadUrlRequirements(r.node, opts.storage))))
-      for (const r of todo) {
-        info(`${opts.file ? 'uploading' : 'downloading'} ${filename} to ${opts.storage} on ${r.node}…`)
-        if (opts.file) await uploadIso(client, config, r.node, opts.storage, opts.file, filename, sha256!)
-        else await downloadIso(client, r.node, opts.storage, opts.url!, filename, sha256, compression)
-        r.action = opts.file ? 'uploaded' : 'downloaded'
-      }
-    }
+    const source = opts.file ? { file: opts.file, sha256: sha256! } : { url: opts.url!, sha256, compression }
+    const results = await placeIso(client, config, { nodes, storage: opts.storage, filename, source, dryRun: opts.dryRun, log: info })
     printOutput(opts.output, results, results, [
       { header: 'node', value: (r) => r.node },
       { header: 'volid', value: (r) => r.volid },

@@ -12,7 +12,7 @@ import { ApiError, NotFoundError, UsageError } from '../errors.ts'
 import { apiPath, type PveClient } from '../pve/client.ts'
 import { createAgent } from '../pve/tls.ts'
 import { waitForTask } from '../pve/tasks.ts'
-import type { Requirement } from '../vm/permissions.ts'
+import { assertPrivileges, type Requirement } from '../vm/permissions.ts'
 
 const DECOMPRESS = { gz: 'gz', zst: 'zst', bz2: 'bz2', lzo: 'lzo' } as const
 
@@ -102,4 +102,45 @@ export async function uploadIso(client: PveClient, config: ClusterConfig, node: 
   } finally {
     await dispatcher.close()
   }
+}
+
+export type IsoSource = { file: string; sha256: string } | { url: string; sha256?: string; compression?: string }
+
+export interface IsoPlacement {
+  nodes: string[]
+  storage: string
+  filename: string
+  source: IsoSource
+  dryRun: boolean
+  log?: (msg: string) => void
+}
+
+export interface IsoResult {
+  node: string
+  volid: string
+  action: 'exists' | 'would-upload' | 'would-download' | 'uploaded' | 'downloaded'
+}
+
+/**
+ * Puts the ISO on every given node that lacks it. Every node's privileges are checked before the
+ * first transfer, so a token that may serve only some nodes leaves none half-served.
+ */
+export async function placeIso(client: PveClient, config: ClusterConfig, p: IsoPlacement): Promise<IsoResult[]> {
+  const volid = `${p.storage}:iso/${p.filename}`
+  const src = p.source
+  const results: IsoResult[] = []
+  for (const node of p.nodes) {
+    const existing = await existingIso(client, node, p.storage, p.filename)
+    results.push({ node, volid, action: existing ? 'exists' : 'file' in src ? 'would-upload' : 'would-download' })
+  }
+  const todo = results.filter((r) => r.action !== 'exists')
+  if (p.dryRun || !todo.length) return results
+  await assertPrivileges(client, todo.flatMap((r) => ('file' in src ? uploadRequirements(p.storage) : downloadUrlRequirements(r.node, p.storage))))
+  for (const r of todo) {
+    p.log?.(`${'file' in src ? 'uploading' : 'downloading'} ${p.filename} to ${p.storage} on ${r.node}…`)
+    if ('file' in src) await uploadIso(client, config, r.node, p.storage, src.file, p.filename, src.sha256)
+    else await downloadIso(client, r.node, p.storage, src.url, p.filename, src.sha256, src.compression)
+    r.action = 'file' in src ? 'uploaded' : 'downloaded'
+  }
+  return results
 }
