@@ -293,3 +293,23 @@ describe('simulator: power, delete, templates, snapshots', () => {
     assert.deepEqual((await c.get('/nodes/pve1/qemu/1000/snapshot')).map((s: { name: string }) => s.name), ['current'])
   })
 })
+
+describe('simulator: create permissions', () => {
+  let sim: Simulator
+  before(async () => {
+    sim = await startSimulator({ inventory: 'sandbox' })
+  })
+  after(() => sim.stop())
+
+  it('needs the VM.Config.* privilege of every setting on the new VM (check_vm_modify_config_perm)', async () => {
+    const root = apiClient(sim)
+    await root.post('/access/roles', { roleid: 'Creator', privs: 'VM.Allocate,VM.Config.Disk,VM.Config.Options,Datastore.AllocateSpace' })
+    const token = sim.control.createToken('maker@pve', 'create', { privsep: false, userAcl: [{ path: '/', role: 'Creator' }] })
+    const c = apiClient(sim, { token })
+    const refused = await c.raw('POST', '/nodes/pve1/qemu', { vmid: 4200, name: 'made', cores: 2, scsi0: 'local-lvm:1' })
+    assert.deepEqual([refused.status, refused.reason], [403, 'Permission check failed (/vms/4200, VM.Config.CPU)'])
+    assert.equal((await root.get('/cluster/resources', { type: 'vm' })).some((v: { vmid: number }) => v.vmid === 4200), false, 'nothing was created')
+    const upid = await c.post('/nodes/pve1/qemu', { vmid: 4200, name: 'made', scsi0: 'local-lvm:1' })
+    assert.equal((await root.wait(upid)).status.exitstatus, 'OK')
+  })
+})

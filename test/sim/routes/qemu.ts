@@ -175,6 +175,13 @@ async function createVm(req: ApiRequest) {
   if (!allowed) throw permError(`/vms/${p.vmid}, VM.Allocate`)
   const special = new Set(['node', 'vmid', 'archive', 'bwlimit', 'force', 'ha-managed', 'import-working-storage', 'live-restore', 'pool', 'start', 'storage', 'unique'])
   const change = parseConfigChange(p, special)
+  // check_vm_modify_config_perm: every setting needs its VM.Config.* privilege on the new VM (or its
+  // pool); drives are left to the storage checks below, as PVE does.
+  for (const [k, v] of Object.entries(change.set)) {
+    const priv = keyPrivilege(k, v)
+    if (priv === 'VM.Config.Disk' || priv === 'VM.Config.CDROM') continue
+    if (!sim.access.has(req.id, `/vms/${p.vmid}`, [priv]) && !(p.pool && sim.access.has(req.id, `/pool/${p.pool}`, [priv]))) throw permError(`/vms/${p.vmid}, ${priv}`)
+  }
   for (const [k, v] of Object.entries(change.set)) {
     const storage = /^([a-z][a-z0-9\-_.]*[a-z0-9]):/i.exec(v)
     if (storage && keyPrivilege(k, v) === 'VM.Config.Disk') {
