@@ -4,7 +4,6 @@
 // the netN MACs of the VMs' PVE configs; a machine whose MAC matches no VM can still be matched by
 // the address a VM's guest agent reports. Large subnets need an explicit flag; in the sandbox only
 // loopback (127.0.0.0/8) may be scanned.
-import { Socket } from 'node:net'
 import { RefusedError, UsageError } from '../errors.ts'
 import { isIpv4, ipToNumber, numberToIp, parseCidr, rangeOf, type Ipv4Range } from '../cluster/ipv4.ts'
 import type { PveClient } from '../pve/client.ts'
@@ -12,7 +11,7 @@ import { apiPath } from '../pve/client.ts'
 import { listVms } from '../pve/resources.ts'
 import { parseNet } from '../vm/normalize.ts'
 import type { TalosNode } from './configs.ts'
-import { TALOS_API_PORT } from './bootstrap.ts'
+import { TALOS_API_PORT, tcpPortOpen } from './bootstrap.ts'
 import { parseJsonStream, type Talosctl } from './talosctl.ts'
 
 /** Up to this many addresses (a /22) are scanned without --allow-large; beyond a /16 never. */
@@ -48,19 +47,6 @@ export function subnetHosts(cidr: string, opts: Pick<ScanOptions, 'allowLarge' |
   return hosts
 }
 
-function portOpen(ip: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = new Socket()
-    const done = (ok: boolean) => {
-      socket.destroy()
-      resolve(ok)
-    }
-    socket.setTimeout(timeoutMs, () => done(false))
-    socket.once('error', () => done(false))
-    socket.connect(port, ip, () => done(true))
-  })
-}
-
 /** Addresses whose port accepts a connection, in address order. */
 export async function scanPort(hosts: string[], port: number, opts: { concurrency?: number; connectTimeoutMs?: number } = {}): Promise<string[]> {
   const open = new Set<string>()
@@ -68,7 +54,7 @@ export async function scanPort(hosts: string[], port: number, opts: { concurrenc
   const worker = async () => {
     while (next < hosts.length) {
       const ip = hosts[next++]
-      if (await portOpen(ip, port, opts.connectTimeoutMs ?? 1_000)) open.add(ip)
+      if (await tcpPortOpen(ip, port, opts.connectTimeoutMs ?? 1_000)) open.add(ip)
     }
   }
   await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 64, hosts.length) }, worker))
