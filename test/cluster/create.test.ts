@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSimulator, type Simulator } from '../helpers/sim.ts'
 import { runScript } from '../helpers/run.ts'
-import { profileYaml, requireRealTalosctl, REAL_TALOSCTL, STANDIN_FLUX, STANDIN_TALOSCTL } from '../talos/fixture.ts'
+import { sandboxScriptEnv } from './harness.ts'
+import { profileYaml, requireRealTalosctl } from '../talos/fixture.ts'
 
 requireRealTalosctl()
 
@@ -26,18 +27,7 @@ before(async () => {
     join(dir, 'clusters', 'plain.yaml'),
     `name: plain\ntype: generic\nnodes:\n  controlplane: { count: 1, name_prefix: plain-cp, start_vmid: 2101, cores: 1, memory: 1024, disk: 8G }\n  workers: { count: 1, name_prefix: plain-w, start_vmid: 2111, cores: 1, memory: 1024, disk: 8G }\ntemplate: 100\ntags: [plain]\n`,
   )
-  const config = sim.writeClusterConfig(join(dir, 'cluster-config.yaml'), { sandbox: true, tools: { talosctl: STANDIN_TALOSCTL, flux: STANDIN_FLUX } })
-  env = {
-    ...sim.env(),
-    PVE_CONFIG: config,
-    PM_CLUSTERS_DIR: join(dir, 'clusters'),
-    PM_STATE_DIR: join(dir, 'state'),
-    PM_STANDIN_LOG: join(dir, 'standin.jsonl'),
-    PM_STANDIN_STATE: join(dir, 'standin-state.json'),
-    PM_REAL_TALOSCTL: REAL_TALOSCTL,
-    PM_TASK_POLL_MS: '20',
-    PM_RETRY_BASE_MS: '50',
-  }
+  env = sandboxScriptEnv(sim, dir)
 })
 after(async () => {
   await sim.stop()

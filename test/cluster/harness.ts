@@ -17,8 +17,28 @@ import { loadProfile, type LoadedProfile } from '../../scripts/lib/profile.ts'
 import { ClusterJournal } from '../../scripts/lib/cluster/journal.ts'
 import { createJobs, foreignConflicts, prepareCreate, prepareTeardown, runJobs, teardownJobs, verifyTornDown, type EngineOptions } from '../../scripts/lib/cluster/engine.ts'
 import { isOwnedBy } from '../../scripts/lib/cluster/marker.ts'
+import { REAL_TALOSCTL, STANDIN_FLUX, STANDIN_TALOSCTL } from '../talos/fixture.ts'
 import { planCluster } from '../../scripts/lib/cluster/plan.ts'
 import { readClusterView, withConfigs } from '../../scripts/lib/cluster/live.ts'
+
+/**
+ * Environment for running the cluster scripts as processes against `sim` in sandbox mode: the
+ * talosctl/flux stand-ins log and keep their state in `dir`, profiles live in `dir`/clusters.
+ */
+export function sandboxScriptEnv(sim: Simulator, dir: string): Record<string, string> {
+  const config = sim.writeClusterConfig(join(dir, 'cluster-config.yaml'), { sandbox: true, tools: { talosctl: STANDIN_TALOSCTL, flux: STANDIN_FLUX } })
+  return {
+    ...sim.env(),
+    PVE_CONFIG: config,
+    PM_CLUSTERS_DIR: join(dir, 'clusters'),
+    PM_STATE_DIR: join(dir, 'state'),
+    PM_STANDIN_LOG: join(dir, 'standin.jsonl'),
+    PM_STANDIN_STATE: join(dir, 'standin-state.json'),
+    PM_REAL_TALOSCTL: REAL_TALOSCTL,
+    PM_TASK_POLL_MS: '20',
+    PM_RETRY_BASE_MS: '50',
+  }
+}
 
 export const CLUSTER = 'six'
 /** The VMIDs of sixProfile() at base 2200: control planes 2201-2203, workers 2211-2213. */

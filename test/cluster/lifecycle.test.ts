@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startSimulator, type Simulator } from '../helpers/sim.ts'
 import { runScript } from '../helpers/run.ts'
-import { profileYaml, requireRealTalosctl, REAL_TALOSCTL, STANDIN_FLUX, STANDIN_TALOSCTL } from '../talos/fixture.ts'
+import { sandboxScriptEnv } from './harness.ts'
+import { profileYaml, requireRealTalosctl } from '../talos/fixture.ts'
 
 requireRealTalosctl()
 
@@ -40,18 +41,7 @@ before(async () => {
   // Two worker assignments, one in use: scale has an address for the second.
   writeFileSync(join(dir, 'clusters', 'lab.yaml'), profileYaml({ name: 'lab', controlplanes: 3, workers: 2, configDir: join(dir, 'talos', 'lab') }).replace(/(workers:\n {4}count: )2/, '$11'))
   writeFileSync(join(dir, 'clusters', 'plain.yaml'), PLAIN)
-  const config = sim.writeClusterConfig(join(dir, 'cluster-config.yaml'), { sandbox: true, tools: { talosctl: STANDIN_TALOSCTL, flux: STANDIN_FLUX } })
-  env = {
-    ...sim.env(),
-    PVE_CONFIG: config,
-    PM_CLUSTERS_DIR: join(dir, 'clusters'),
-    PM_STATE_DIR: join(dir, 'state'),
-    PM_STANDIN_LOG: join(dir, 'standin.jsonl'),
-    PM_STANDIN_STATE: join(dir, 'standin-state.json'),
-    PM_REAL_TALOSCTL: REAL_TALOSCTL,
-    PM_TASK_POLL_MS: '20',
-    PM_RETRY_BASE_MS: '50',
-  }
+  env = sandboxScriptEnv(sim, dir)
 })
 after(async () => {
   await sim.stop()
